@@ -1,0 +1,58 @@
+"""The one place environment variables are read.
+
+Everything else asks this module, so a test can point the whole platform at a temporary
+MIRA_HOME by setting one variable, and the README's configuration table has one source.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTRACTS_DIR = REPO_ROOT / "data_contracts"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    landing: Path
+    memory_limit: str
+    threads: int
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def vault_path(self) -> Path:
+        return self.home / "vault.duckdb"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.home / "gx"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.home / "serving"
+
+
+def get_settings() -> Settings:
+    """Read the environment now (not at import), so tests can change it per test."""
+    home = Path(os.environ.get("MIRA_HOME", ".mira")).expanduser().resolve()
+    landing = Path(os.environ.get("MIRA_LANDING", str(home / "landing"))).expanduser().resolve()
+    return Settings(
+        home=home,
+        landing=landing,
+        memory_limit=os.environ.get("MIRA_MEMORY_LIMIT", "3GB"),
+        threads=int(os.environ.get("MIRA_THREADS", "2")),
+    )
