@@ -1,0 +1,18 @@
+{#
+  The calendar day of a TIMESTAMPTZ in the reporting time zone (var mira_timezone).
+
+  A plain cast to date would use the session time zone, which DuckDB takes from the machine,
+  so the same data would give different days on a laptop and on a server. There is no dbt
+  cross-database macro for time-zone conversion, so this dispatches per adapter.
+#}
+{% macro local_date(timestamp_tz, tz=none) -%}
+    {{ return(adapter.dispatch('local_date', 'mira')(timestamp_tz, tz or var('mira_timezone'))) }}
+{%- endmacro %}
+
+{% macro default__local_date(timestamp_tz, tz) -%}
+    {{ dbt.cast("convert_timezone('" ~ tz ~ "', " ~ timestamp_tz ~ ")", "date") }}
+{%- endmacro %}
+
+{% macro duckdb__local_date(timestamp_tz, tz) -%}
+    {{ dbt.cast("timezone('" ~ tz ~ "', " ~ timestamp_tz ~ ")", "date") }}
+{%- endmacro %}

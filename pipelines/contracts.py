@@ -1,0 +1,340 @@
+"""Data contracts: data_contracts/<entity>.yaml is the single source of every row rule.
+
+The row rules (SQL over the raw text of a landing file), the Great Expectations suites, the typed
+columns of the warehouse and the README table are all derived from these files, so a contract
+change is one edit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from pipelines.settings import CONTRACTS_DIR
+
+ENTITIES = ("tenants", "users", "materials", "locations", "projects", "movements")
+PII_CLASSES = ("none", "identifier", "direct_identifier", "free_text")
+TYPES = {
+    "string": "VARCHAR",
+    "integer": "INTEGER",
+    "decimal": "DECIMAL(18,4)",
+    "date": "DATE",
+    "timestamp": "TIMESTAMPTZ",
+}
+_KNOWN_KEYS = {
+    "type", "required", "required_when", "unique", "allowed", "pattern", "min", "max",
+    "min_exclusive", "min_exclusive_unless", "nonzero", "pii", "description", "coarsen",
+}
+# ISO 8601 with a mandatory UTC offset (Z, +hh, +hhmm or +hh:mm); Parquet writers give "+00".
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
+
+
+class ContractError(ValueError):
+    """A contract file is malformed; raised at load so a bad contract never reaches data."""
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    type: str
+    pii: str
+    description: str
+    required: bool = False
+    required_when: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unique: bool = False
+    allowed: tuple[str, ...] = ()
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: float | None = None
+    min_exclusive_unless: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    nonzero: bool = False
+    coarsen: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return TYPES[self.type]
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("integer", "decimal")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row rule: `violation` is a SQL boolean over the text columns, true when broken."""
+
+    id: str
+    field: str
+    check: str
+    violation: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Contract:
+    entity: str
+    description: str
+    key: tuple[str, ...]
+    fields: tuple[Field, ...]
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    @property
+    def warehouse_columns(self) -> list[tuple[str, str, str]]:
+        """(warehouse column, SQL type, expression over the typed landing columns).
+
+        Identifiers become pseudonyms, direct identifiers and free text are dropped (direct
+        identifiers go to the vault), timestamps marked `coarsen: day` keep only the date.
+        """
+        cols: list[tuple[str, str, str]] = []
+        for f in self.fields:
+            name = self.warehouse_name(f.name)
+            if f.pii == "identifier":
+                cols.append((name, "VARCHAR", f"_pseudo_{f.name}"))
+            elif f.pii in ("direct_identifier", "free_text"):
+                continue
+            elif f.coarsen == "day":
+                cols.append((name, "DATE", f"CAST({typed(f)} AS DATE)"))
+            else:
+                cols.append((name, f.sql_type, typed(f)))
+        return cols
+
+    def warehouse_name(self, field_name: str) -> str:
+        f = self.field(field_name)
+        if f.pii == "identifier":
+            return f.name.removesuffix("_id") + "_pseudonym"
+        if f.coarsen == "day":
+            return f.name.removesuffix("_at") + "_date"
+        return f.name
+
+    @property
+    def warehouse_key(self) -> tuple[str, ...]:
+        return tuple(self.warehouse_name(k) for k in self.key)
+
+    def rules(self) -> list[Rule]:
+        """Row rules in evaluation order; a row is quarantined under the first it breaks."""
+        rules: list[Rule] = []
+        for f in self.fields:
+            rules.extend(_field_rules(self.entity, f))
+        rules.append(
+            Rule(
+                id=f"{self.entity}.tenant_id.folder",
+                field="tenant_id",
+                check="folder",
+                violation="tenant_id IS DISTINCT FROM _folder_tenant",
+                reason="tenant_id differs from the tenant folder the file lies in; "
+                "a file can only write its own tenant's data",
+            )
+        )
+        return rules
+
+    @property
+    def unique_rule(self) -> Rule:
+        keyname = self.key[-1]
+        return Rule(
+            id=f"{self.entity}.{keyname}.unique",
+            field=keyname,
+            check="unique",
+            violation="",  # evaluated with a window over the rows passing every other rule
+            reason=f"{keyname} appears earlier in the same file; a key may occur once per file",
+        )
+
+    def all_rule_ids(self) -> list[str]:
+        return [r.id for r in self.rules()] + [self.unique_rule.id]
+
+
+def q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _in_list(values: tuple[str, ...]) -> str:
+    return ", ".join(_lit(v) for v in values)
+
+
+def typed(f: Field) -> str:
+    """SQL that turns the landing text of field f into its contract type."""
+    if f.type == "string":
+        return q(f.name)
+    return f"TRY_CAST({q(f.name)} AS {f.sql_type})"
+
+
+def _condition(when: dict[str, tuple[str, ...]]) -> tuple[str, str]:
+    """SQL and words for `field in (values)` conditions of required_when/unless."""
+    sql = " OR ".join(f"{q(k)} IN ({_in_list(v)})" for k, v in when.items())
+    words = " or ".join(f"{k} is {', '.join(v)}" for k, v in when.items())
+    return f"({sql})", words
+
+
+def _field_rules(entity: str, f: Field) -> list[Rule]:
+    c = q(f.name)
+    rid = f"{entity}.{f.name}"
+    out: list[Rule] = []
+    if f.required:
+        out.append(Rule(f"{rid}.required", f.name, "required", f"{c} IS NULL", f"{f.name} is required but empty"))
+    elif f.required_when:
+        cond, words = _condition(f.required_when)
+        out.append(
+            Rule(f"{rid}.required", f.name, "required", f"{c} IS NULL AND {cond}",
+                 f"{f.name} is required when {words} but empty")
+        )
+    if f.type == "integer":
+        out.append(Rule(f"{rid}.type", f.name, "type", f"{c} IS NOT NULL AND TRY_CAST({c} AS BIGINT) IS NULL",
+                        f"{f.name} is not a whole number"))
+    elif f.type == "decimal":
+        out.append(Rule(f"{rid}.type", f.name, "type",
+                        f"{c} IS NOT NULL AND NOT regexp_full_match({c}, '^[+-]?[0-9]+(\\.[0-9]+)?$')",
+                        f"{f.name} is not a decimal number (digits with an optional '.' decimal point)"))
+    elif f.type == "date":
+        out.append(Rule(f"{rid}.type", f.name, "type",
+                        f"{c} IS NOT NULL AND (NOT regexp_full_match({c}, '{DATE_PATTERN}') "
+                        f"OR TRY_CAST({c} AS DATE) IS NULL)",
+                        f"{f.name} is not a date in the form YYYY-MM-DD"))
+    elif f.type == "timestamp":
+        out.append(Rule(f"{rid}.type", f.name, "type",
+                        f"{c} IS NOT NULL AND (NOT regexp_full_match({c}, '{TIMESTAMP_PATTERN}') "
+                        f"OR TRY_CAST({c} AS TIMESTAMPTZ) IS NULL)",
+                        f"{f.name} is not an ISO 8601 timestamp with a UTC offset "
+                        "(like 2026-03-01T08:15:00+01:00)"))
+    if f.allowed:
+        out.append(Rule(f"{rid}.allowed", f.name, "allowed", f"{c} NOT IN ({_in_list(f.allowed)})",
+                        f"{f.name} is not one of: {', '.join(f.allowed)}"))
+    if f.pattern:
+        out.append(Rule(f"{rid}.pattern", f.name, "pattern", f"NOT regexp_full_match({c}, {_lit(f.pattern)})",
+                        f"{f.name} does not have the expected form"))
+    if f.is_numeric:
+        t = typed(f)
+        if f.nonzero:
+            out.append(Rule(f"{rid}.nonzero", f.name, "nonzero", f"{t} = 0", f"{f.name} must not be 0"))
+        bounds, words = [], []
+        if f.min is not None:
+            bounds.append(f"{t} < {f.min}")
+            words.append(f"at least {_num(f.min)}")
+        if f.max is not None:
+            bounds.append(f"{t} > {f.max}")
+            words.append(f"at most {_num(f.max)}")
+        if f.min_exclusive is not None:
+            expr = f"{t} <= {f.min_exclusive}"
+            word = f"greater than {_num(f.min_exclusive)}"
+            if f.min_exclusive_unless:
+                cond, cwords = _condition(f.min_exclusive_unless)
+                expr = f"({expr} AND NOT {cond})"
+                word += f" unless {cwords}"
+            bounds.append(expr)
+            words.append(word)
+        if bounds:
+            out.append(Rule(f"{rid}.range", f.name, "range", " OR ".join(bounds),
+                            f"{f.name} must be {' and '.join(words)}"))
+    return out
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _parse(entity: str, raw: dict) -> Contract:
+    if raw.get("entity") != entity:
+        raise ContractError(f"{entity}.yaml: 'entity' must be {entity!r}")
+    fields = []
+    for name, spec in (raw.get("fields") or {}).items():
+        unknown = set(spec) - _KNOWN_KEYS
+        if unknown:
+            raise ContractError(f"{entity}.{name}: unknown contract keys {sorted(unknown)}")
+        if spec.get("type") not in TYPES:
+            raise ContractError(f"{entity}.{name}: type must be one of {sorted(TYPES)}")
+        if spec.get("pii") not in PII_CLASSES:
+            raise ContractError(f"{entity}.{name}: pii must be one of {PII_CLASSES}")
+        if not spec.get("description"):
+            raise ContractError(f"{entity}.{name}: a description is required")
+        when = {k: tuple(v) for k, v in (spec.get("required_when") or {}).items()}
+        unless = {k: tuple(v) for k, v in (spec.get("min_exclusive_unless") or {}).items()}
+        fields.append(
+            Field(
+                name=name, type=spec["type"], pii=spec["pii"], description=spec["description"].strip(),
+                required=bool(spec.get("required", False)), required_when=when,
+                unique=bool(spec.get("unique", False)), allowed=tuple(spec.get("allowed") or ()),
+                pattern=spec.get("pattern"), min=spec.get("min"), max=spec.get("max"),
+                min_exclusive=spec.get("min_exclusive"), min_exclusive_unless=unless,
+                nonzero=bool(spec.get("nonzero", False)), coarsen=spec.get("coarsen"),
+            )
+        )
+    names = {f.name for f in fields}
+    key = tuple(raw.get("key") or ())
+    if not key or not set(key) <= names:
+        raise ContractError(f"{entity}.yaml: key {list(key)} must name fields of the contract")
+    if "tenant_id" not in names:
+        raise ContractError(f"{entity}.yaml: every entity carries tenant_id")
+    for f in fields:
+        for other in list(f.required_when) + list(f.min_exclusive_unless):
+            if other not in names:
+                raise ContractError(f"{entity}.{f.name}: condition names unknown field {other!r}")
+    return Contract(entity=entity, description=str(raw.get("description", "")).strip(), key=key,
+                    fields=tuple(fields))
+
+
+@lru_cache(maxsize=None)
+def load_contract(entity: str, directory: Path = CONTRACTS_DIR) -> Contract:
+    path = Path(directory) / f"{entity}.yaml"
+    if entity not in ENTITIES:
+        raise ContractError(f"unknown entity {entity!r}; expected one of {', '.join(ENTITIES)}")
+    if not path.exists():
+        raise ContractError(f"contract file {path.name} is missing")
+    return _parse(entity, yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def load_contracts(directory: Path = CONTRACTS_DIR) -> dict[str, Contract]:
+    return {e: load_contract(e, Path(directory)) for e in ENTITIES}
+
+
+def markdown_table(contract: Contract) -> str:
+    """The README's landing-format table for one entity, derived from its contract."""
+    lines = [
+        f"#### `{contract.entity}` ([contract](data_contracts/{contract.entity}.yaml)), key: "
+        + ", ".join(contract.key),
+        "",
+        "| field | type | required | allowed / range | personal data | description |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in contract.fields:
+        req = "yes" if f.required else ("when " + "; ".join(
+            f"{k} in {', '.join(v)}" for k, v in f.required_when.items()) if f.required_when else "no")
+        limits = []
+        if f.allowed:
+            limits.append(", ".join(f.allowed))
+        if f.pattern:
+            limits.append(f"pattern `{f.pattern}`")
+        if f.min is not None:
+            limits.append(f">= {_num(f.min)}")
+        if f.max is not None:
+            limits.append(f"<= {_num(f.max)}")
+        if f.min_exclusive is not None:
+            unless = ""
+            if f.min_exclusive_unless:
+                unless = " (except " + "; ".join(", ".join(v) for v in f.min_exclusive_unless.values()) + ")"
+            limits.append(f"> {_num(f.min_exclusive)}{unless}")
+        if f.nonzero:
+            limits.append("non-zero")
+        if f.unique:
+            limits.append("unique per tenant")
+        pii = f.pii.replace("_", " ")
+        lines.append(f"| {f.name} | {f.type} | {req} | {'; '.join(limits)} | {pii} | {f.description} |")
+    return "\n".join(lines)
+
+
+def contracts_markdown(directory: Path = CONTRACTS_DIR) -> str:
+    return "\n\n".join(markdown_table(c) for c in load_contracts(directory).values())

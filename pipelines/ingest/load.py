@@ -1,0 +1,366 @@
+"""Ingestion: landing files -> contract row rules -> quarantine or MERGE into raw.<entity>.
+
+Every row of a file ends in exactly one place (raw table or quarantine) and every file's
+reconciliation (rows read = loaded + quarantined) is recorded in audit.files in the same
+transaction as the rows, so a file is never half-loaded. All row work is SQL in DuckDB; Python
+touches only file names, distinct user ids (for the HMAC) and counts.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.contracts import ENTITIES, Contract, load_contract, q
+from pipelines.ingest.discover import LandingFile, discover
+from pipelines.ingest.readers import FileRejected, read_into
+from pipelines.privacy.vault import pseudonym, tenant_keys, vault_ddl
+from pipelines.settings import Settings, get_settings
+from pipelines.warehouse import connect
+
+META_COLUMNS = [("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_row_hash", "VARCHAR"),
+                ("_run_id", "VARCHAR"), ("_loaded_at", "TIMESTAMPTZ")]
+BATCH_BYTES = 256 * 1024 * 1024   # files are grouped up to this size per transaction (memory bound)
+REDACTED = "[redacted]"
+
+WAREHOUSE_DDL = """
+CREATE SCHEMA IF NOT EXISTS raw;
+CREATE SCHEMA IF NOT EXISTS quarantine;
+CREATE SCHEMA IF NOT EXISTS audit;
+CREATE TABLE IF NOT EXISTS quarantine.rows (
+    run_id VARCHAR, tenant_id VARCHAR, entity VARCHAR, file_path VARCHAR, row_number BIGINT,
+    rule_id VARCHAR, reason VARCHAR, payload JSON, quarantined_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS audit.files (
+    file_path VARCHAR, content_hash VARCHAR, tenant_id VARCHAR, entity VARCHAR, file_format VARCHAR,
+    size_bytes BIGINT, mtime_ns BIGINT, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
+    rows_quarantined BIGINT, reason VARCHAR, run_id VARCHAR, ingested_at TIMESTAMPTZ);
+CREATE TABLE IF NOT EXISTS audit.runs (
+    run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, files_seen BIGINT,
+    files_ingested BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT);
+"""
+
+Log = Callable[[str], None]
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FileResult:
+    rel: str
+    tenant_id: str
+    entity: str
+    status: str            # loaded | rejected | duplicate
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestReport:
+    run_id: str
+    files_seen: int = 0
+    files: list[FileResult] = field(default_factory=list)
+    quarantined_by_rule: Counter = field(default_factory=Counter)
+
+    def for_entity(self, entity: str) -> list[FileResult]:
+        return [f for f in self.files if f.entity == entity]
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(WAREHOUSE_DDL)
+    for entity in ENTITIES:
+        c = load_contract(entity)
+        cols = [f"{q(n)} {t}" for n, t, _ in c.warehouse_columns] + [f"{n} {t}" for n, t in META_COLUMNS]
+        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{entity} ({', '.join(cols)})")
+
+
+def _known(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
+    """Manifest lookups: path -> (size, mtime, hash) of its last record; hash -> path loaded."""
+    by_path = {p: (s, m, h) for p, s, m, h in con.execute(
+        "SELECT file_path, arg_max(size_bytes, ingested_at), arg_max(mtime_ns, ingested_at), "
+        "arg_max(content_hash, ingested_at) FROM audit.files GROUP BY file_path").fetchall()}
+    by_hash = dict(con.execute(
+        "SELECT content_hash, min(file_path) FROM audit.files WHERE status = 'loaded' GROUP BY content_hash"
+    ).fetchall())
+    return by_path, by_hash
+
+
+def _record_file(con, run_id: str, f: LandingFile, digest: str | None, res: FileResult) -> None:
+    con.execute(
+        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        [f.rel, digest, f.tenant_id, f.entity, f.fmt, f.size, f.mtime_ns, res.status, res.rows_read,
+         res.rows_loaded, res.rows_quarantined, res.reason, run_id],
+    )
+
+
+def _reject(con, run_id: str, f: LandingFile, digest: str | None, rule: str, reason: str) -> FileResult:
+    res = FileResult(f.rel, f.tenant_id, f.entity, "rejected", reason=reason)
+    con.execute(
+        "INSERT INTO quarantine.rows VALUES (?, ?, ?, ?, NULL, ?, ?, NULL, now())",
+        [run_id, f.tenant_id, f.entity, f.rel, rule, reason],
+    )
+    _record_file(con, run_id, f, digest, res)
+    return res
+
+
+def _case_rule(contract: Contract) -> str:
+    whens = " ".join(f"WHEN {r.violation} THEN '{r.id}'" for r in contract.rules())
+    return f"CASE {whens} END"
+
+
+def _payload(contract: Contract) -> str:
+    """JSON of a quarantined row with personal data pseudonymised or redacted."""
+    parts = []
+    for f in contract.fields:
+        if f.pii == "identifier":
+            value = f"_pseudo_{f.name}"
+        elif f.pii in ("direct_identifier", "free_text"):
+            value = f"CASE WHEN {q(f.name)} IS NULL THEN NULL ELSE '{REDACTED}' END"
+        else:
+            value = q(f.name)
+        parts.append(f"'{f.name}', {value}")
+    return f"json_object({', '.join(parts)})"
+
+
+def _pseudonymise(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
+    """Add _pseudo_<field> for identifier fields; HMAC computed per distinct (tenant, id)."""
+    idents = [f.name for f in contract.fields if f.pii == "identifier"]
+    if not idents:
+        return stage
+    pairs = con.execute(
+        " UNION ".join(f"SELECT DISTINCT _folder_tenant, {q(n)} FROM {stage} WHERE {q(n)} IS NOT NULL"
+                       for n in idents)
+    ).fetchall()
+    mapping = pa.table({
+        "tenant": [t for t, _ in pairs],
+        "value": [v for _, v in pairs],
+        "pseudonym": [pseudonym(keys[t], v) for t, v in pairs],
+    })
+    con.register("_pseudo_map", mapping)
+    joins, cols = [], []
+    for i, n in enumerate(idents):
+        joins.append(f"LEFT JOIN _pseudo_map m{i} ON m{i}.tenant = s._folder_tenant AND m{i}.value = s.{q(n)}")
+        cols.append(f"m{i}.pseudonym AS _pseudo_{n}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage}_p AS SELECT s.*, {', '.join(cols)} FROM {stage} s "
+                + " ".join(joins))
+    con.unregister("_pseudo_map")
+    return f"{stage}_p"
+
+
+def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], run_id: str,
+                 report: IngestReport, log: Log, keys: dict[str, bytes]) -> None:
+    """Read, check and merge a group of files of one entity in a single transaction."""
+    entity = contract.entity
+    stage = f"stage_{entity}"
+    text_cols = ", ".join(f"{q(n)} VARCHAR" for n in contract.field_names)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, _row BIGINT, "
+                    f"_folder_tenant VARCHAR, {text_cols})")
+        readable: dict[int, tuple[LandingFile, str, int]] = {}
+        for i, (f, digest) in enumerate(batch):
+            try:
+                rows = read_into(con, stage, f, contract, i)
+                readable[i] = (f, digest, rows)
+            except FileRejected as rej:
+                log(f"REJECTED {f.rel}: {rej.reason}")
+                report.files.append(_reject(con, run_id, f, digest, rej.rule, rej.reason))
+                report.quarantined_by_rule[rej.rule] += 1
+        if readable:
+            _check_and_merge(con, contract, stage, readable, run_id, report, log, keys)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for t in (stage, f"{stage}_p", f"{stage}_checked"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
+
+
+def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id: str,
+                     report: IngestReport, log: Log, keys: dict[str, bytes]) -> None:
+    entity = contract.entity
+    src = _pseudonymise(con, contract, stage, keys)
+    key = ", ".join(q(k) for k in contract.key)
+    uniq = contract.unique_rule
+    checked = f"{stage}_checked"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {checked} AS
+        WITH ruled AS (SELECT *, {_case_rule(contract)} AS _rule FROM {src})
+        SELECT * REPLACE (
+            CASE WHEN _rule IS NULL AND row_number() OVER (
+                     PARTITION BY _file_no, {key}, _rule IS NULL ORDER BY _row) > 1
+                 THEN '{uniq.id}' ELSE _rule END AS _rule)
+        FROM ruled""")
+    files = pa.table({"_file_no": list(readable), "_path": [readable[i][0].rel for i in readable]})
+    con.register("_files", files)
+    rules = [(r.id, r.reason) for r in contract.rules()] + [(uniq.id, uniq.reason)]
+    con.register("_rules", pa.table({"rule_id": [r for r, _ in rules], "reason": [m for _, m in rules]}))
+    try:
+        con.execute(f"""
+            INSERT INTO quarantine.rows
+            SELECT ?, c._folder_tenant, ?, f._path, c._row, c._rule, r.reason, {_payload(contract)}, now()
+            FROM {checked} c JOIN _files f USING (_file_no) JOIN _rules r ON r.rule_id = c._rule
+            WHERE c._rule IS NOT NULL""", [run_id, entity])
+        wcols = contract.warehouse_columns
+        names = [n for n, _, _ in wcols]
+        exprs = ", ".join(f"CAST({e} AS {t}) AS {q(n)}" for n, t, e in wcols)
+        hash_expr = "CAST(hash(" + ", ".join(q(n) for n in names) + ") AS VARCHAR)"
+        wkey = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in contract.warehouse_key)
+        wkey_cols = ", ".join(q(k) for k in contract.warehouse_key)
+        # Later files of the batch (name order) win over earlier ones for the same key.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW _merge_src AS
+            SELECT *, {hash_expr} AS _row_hash_new FROM (
+                SELECT {exprs}, f._path AS _source_file, c._row AS _source_row
+                FROM {checked} c JOIN _files f USING (_file_no)
+                WHERE c._rule IS NULL
+                QUALIFY row_number() OVER (PARTITION BY {wkey_cols} ORDER BY c._file_no DESC, c._row DESC) = 1)""")
+        select_cols = ", ".join([q(n) for n in names] + ["_source_file", "_source_row", "_row_hash_new AS _row_hash",
+                                                         "? AS _run_id", "now() AS _loaded_at"])
+        con.execute(f"""
+            MERGE INTO raw.{entity} AS t
+            USING (SELECT {select_cols} FROM _merge_src) AS s
+            ON {wkey}
+            WHEN MATCHED AND t._row_hash IS DISTINCT FROM s._row_hash THEN UPDATE
+            WHEN NOT MATCHED THEN INSERT""", [run_id])
+        if entity == "users":
+            _store_identities(con, checked)
+        counts = {i: (r, l, qn) for i, r, l, qn in con.execute(f"""
+            SELECT _file_no, count(*), count(*) FILTER (_rule IS NULL), count(*) FILTER (_rule IS NOT NULL)
+            FROM {checked} GROUP BY _file_no""").fetchall()}
+        for rule, n in con.execute(f"SELECT _rule, count(*) FROM {checked} WHERE _rule IS NOT NULL GROUP BY 1").fetchall():
+            report.quarantined_by_rule[rule] += n
+    finally:
+        con.unregister("_files")
+        con.unregister("_rules")
+        con.execute("DROP VIEW IF EXISTS _merge_src")
+    for i, (f, digest, rows) in readable.items():
+        read, loaded, quarantined = counts.get(i, (0, 0, 0))
+        if read != rows or read != loaded + quarantined:  # reconciliation is an invariant, not a hope
+            raise RuntimeError(f"reconciliation failed for {f.rel}: read {rows}, checked {read}")
+        res = FileResult(f.rel, f.tenant_id, f.entity, "loaded", read, loaded, quarantined)
+        _record_file(con, run_id, f, digest, res)
+        report.files.append(res)
+        log(f"loaded {f.rel}: {read} rows read, {loaded} loaded, {quarantined} quarantined")
+
+
+def _store_identities(con, checked: str) -> None:
+    """Names and emails go to the vault, nowhere else; staged now, written after commit."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _identities AS
+        SELECT _folder_tenant AS tenant_id, user_id, _pseudo_user_id AS user_pseudonym,
+               first_name, last_name, email
+        FROM {checked} WHERE _rule IS NULL
+        QUALIFY row_number() OVER (PARTITION BY tenant_id, user_id ORDER BY _file_no DESC, _row DESC) = 1""")
+
+
+def _flush_identities(con) -> None:
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_identities' AND temporary").fetchone()[0]
+    if not exists:
+        return
+    con.execute("BEGIN TRANSACTION")
+    con.execute("""
+        INSERT OR REPLACE INTO vault.identities (tenant_id, user_id, user_pseudonym, first_name, last_name, email, updated_at)
+        SELECT tenant_id, user_id, user_pseudonym, first_name, last_name, email, now() FROM _identities""")
+    con.execute("COMMIT")
+    con.execute("DROP TABLE _identities")
+
+
+def _batches(files: list[tuple[LandingFile, str]]) -> list[list[tuple[LandingFile, str]]]:
+    out, cur, size = [], [], 0
+    for item in files:
+        if cur and size + item[0].size > BATCH_BYTES:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(item)
+        size += item[0].size
+    if cur:
+        out.append(cur)
+    return out
+
+
+def ingest(landing: Path | None = None, settings: Settings | None = None, run_id: str | None = None,
+           entities: tuple[str, ...] = ENTITIES, log: Log = lambda m: None,
+           progress: Progress | None = None) -> IngestReport:
+    """Ingest every landing file the manifest has not seen; safe to run again at any time."""
+    settings = settings or get_settings()
+    landing = Path(landing or settings.landing)
+    run_id = run_id or uuid.uuid4().hex
+    report = IngestReport(run_id=run_id)
+    started = datetime.now(timezone.utc)
+    all_files = [f for f in discover(landing) if f.entity in entities or f.problem]
+    report.files_seen = len(all_files)
+    with connect(settings=settings) as con:
+        con.execute("ATTACH '" + str(settings.vault_path).replace("'", "''") + "' AS vault")
+        con.execute(vault_ddl("vault"))
+        ensure_schema(con)
+        by_path, by_hash = _known(con)
+        pending: dict[str, list[tuple[LandingFile, str]]] = {e: [] for e in ENTITIES}
+        done = 0
+        total = len(all_files)
+        for f in all_files:
+            prev = by_path.get(f.rel)
+            if prev and prev[0] == f.size and prev[1] == f.mtime_ns:
+                done += 1
+                continue  # unchanged since it was last recorded
+            digest = f.content_hash()
+            if prev and prev[2] == digest:
+                done += 1
+                continue
+            if f.problem:
+                report.files.append(_reject(con, run_id, f, digest, f.problem_rule, f.problem))
+                report.quarantined_by_rule[f.problem_rule] += 1
+                log(f"REJECTED {f.rel}: {f.problem}")
+                done += 1
+                continue
+            if digest in by_hash:
+                res = FileResult(f.rel, f.tenant_id, f.entity, "duplicate",
+                                 reason=f"same content as {by_hash[digest]}, already loaded")
+                _record_file(con, run_id, f, digest, res)
+                report.files.append(res)
+                log(f"skipped {f.rel}: {res.reason}")
+                done += 1
+                continue
+            by_hash[digest] = f.rel  # a second copy within this run is a duplicate too
+            pending[f.entity].append((f, digest))
+        if progress:
+            progress(done, total)
+        # Keys first, in the vault's own transaction: one transaction writes one database.
+        keys = tenant_keys(con, {f.tenant_id for files in pending.values() for f, _ in files})
+        for entity in ENTITIES:
+            contract = load_contract(entity)
+            for batch in _batches(pending[entity]):
+                _apply_batch(con, contract, batch, run_id, report, log, keys)
+                _flush_identities(con)
+                done += len(batch)
+                if progress:
+                    progress(done, total)
+        con.execute("INSERT INTO audit.runs VALUES (?, ?, now(), ?, ?, ?, ?)",
+                    [run_id, started, report.files_seen, sum(1 for f in report.files if f.status == "loaded"),
+                     report.rows_loaded, report.rows_quarantined])
+    return report
+
+
+def summary_rows(report: IngestReport) -> list[dict]:
+    return [dict(rule_id=r, rows=n) for r, n in sorted(report.quarantined_by_rule.items())]
+
+
+def to_json(report: IngestReport) -> str:
+    return json.dumps({"run_id": report.run_id, "files": [f.__dict__ for f in report.files],
+                       "quarantined_by_rule": dict(report.quarantined_by_rule)}, indent=2)

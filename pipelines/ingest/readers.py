@@ -1,0 +1,136 @@
+"""Read one landing file into a text staging table, or say in words why it cannot be read.
+
+Every value is read as text so that the contract's row rules, not the reader, decide what is
+wrong with a row. Engine error messages are never passed on: they can quote row content,
+which may hold personal data.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import duckdb
+
+from pipelines.contracts import Contract, q
+from pipelines.ingest.discover import LandingFile
+
+
+class FileRejected(Exception):
+    def __init__(self, rule: str, reason: str):
+        super().__init__(reason)
+        self.rule = rule
+        self.reason = reason
+
+
+def _check_columns(columns: list[str], contract: Contract) -> None:
+    expected = contract.field_names
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise FileRejected("file.duplicate_column", f"column(s) {', '.join(dupes)} appear more than once")
+    unknown = [c for c in columns if c not in expected]
+    missing = [c for c in expected if c not in columns]
+    if unknown:
+        raise FileRejected("file.unknown_column",
+                           f"unknown column(s) {', '.join(unknown)}; the {contract.entity} contract has: "
+                           + ", ".join(expected))
+    if missing:
+        raise FileRejected("file.missing_column", f"missing column(s) {', '.join(missing)}")
+
+
+def _csv_header(f: LandingFile, contract: Contract) -> list[str]:
+    with open(f.path, "rb") as fh:
+        head = fh.read(65536)
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    if b"\x00" in head:
+        raise FileRejected("file.encoding", "file is binary, not UTF-8 CSV text")
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise FileRejected("file.encoding", "header is not valid UTF-8 (is the file in another encoding?)")
+    columns = [c.strip() for c in next(csv.reader(io.StringIO(text)), [])]
+    if len(columns) == 1:
+        for delim, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "pipes")):
+            if delim in columns[0]:
+                raise FileRejected("file.delimiter",
+                                   f"fields are separated by {name}; the landing format uses commas")
+    _check_columns(columns, contract)
+    return columns
+
+
+def _csv_error(exc: duckdb.Error) -> FileRejected:
+    msg = str(exc)
+    if "unicode" in msg.lower() or "utf" in msg.lower():
+        return FileRejected("file.encoding", "file is not valid UTF-8 (is it in another encoding?)")
+    m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
+    line = re.search(r"[Ll]ine:? (\d+)", msg)
+    where = f" at line {line.group(1)}" if line else ""
+    if m:
+        return FileRejected("file.malformed",
+                            f"a row has {m.group(2)} fields instead of {m.group(1)}{where}; "
+                            "is the file truncated or wrongly quoted? Nothing of it was loaded")
+    return FileRejected("file.malformed", f"the file could not be parsed as CSV{where}; nothing of it was loaded")
+
+
+def _select_list(columns: list[str], contract: Contract) -> str:
+    """Contract-ordered text columns, empty strings as NULL."""
+    present = set(columns)
+    parts = []
+    for name in contract.field_names:
+        parts.append(f"NULLIF(CAST({q(name)} AS VARCHAR), '') AS {q(name)}" if name in present
+                     else f"CAST(NULL AS VARCHAR) AS {q(name)}")
+    return ", ".join(parts)
+
+
+def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contract: Contract, file_no: int) -> int:
+    """Append the rows of f to the staging table; return how many. Raises FileRejected."""
+    if f.size == 0:
+        raise FileRejected("file.empty", "file is empty")
+    prefix = f"SELECT {file_no} AS _file_no, row_number() OVER () AS _row, ? AS _folder_tenant"
+    before = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+    try:
+        if f.fmt == "csv":
+            columns = _csv_header(f, contract)
+            spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+            con.execute(
+                f"INSERT INTO {stage} {prefix}, {_select_list(columns, contract)} FROM read_csv(?, header=true, "
+                f"auto_detect=false, columns={spec}, delim=',', quote='\"', escape='\"', strict_mode=true, "
+                "null_padding=false, parallel=true)",
+                [f.tenant_id, str(f.path)],
+            )
+        elif f.fmt == "jsonl":
+            try:
+                keys = [r[0] for r in con.execute(
+                    "SELECT DISTINCT unnest(json_keys(json)) FROM read_ndjson_objects(?)", [str(f.path)]
+                ).fetchall()]
+            except duckdb.Error:
+                raise FileRejected("file.malformed",
+                                   "the file is not valid JSON Lines (one object per line); nothing of it was loaded")
+            unknown = [k for k in keys if k not in contract.field_names]
+            if unknown:
+                raise FileRejected("file.unknown_column",
+                                   f"unknown field(s) {', '.join(sorted(unknown))}; the {contract.entity} contract "
+                                   f"has: {', '.join(contract.field_names)}")
+            cols = ", ".join(
+                f"NULLIF(json_extract_string(json, '$.\"{n}\"'), '') AS {q(n)}" for n in contract.field_names
+            )
+            con.execute(f"INSERT INTO {stage} {prefix}, {cols} FROM read_ndjson_objects(?)",
+                        [f.tenant_id, str(f.path)])
+        elif f.fmt == "parquet":
+            try:
+                columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f.path)]).fetchall()]
+            except duckdb.Error:
+                raise FileRejected("file.malformed", "the file is not a readable Parquet file")
+            _check_columns(columns, contract)
+            con.execute(f"INSERT INTO {stage} {prefix}, {_select_list(columns, contract)} FROM read_parquet(?)",
+                        [f.tenant_id, str(f.path)])
+        else:  # discover() marks these; kept for safety
+            raise FileRejected("file.format", "unsupported file format")
+    except duckdb.Error as exc:
+        if f.fmt == "csv":
+            raise _csv_error(exc) from None
+        raise FileRejected("file.malformed", f"the file could not be read as {f.fmt}; nothing of it was loaded") from None
+    rows = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0] - before
+    if rows == 0:
+        raise FileRejected("file.no_rows", "file has no data rows (header only?)")
+    return rows
