@@ -168,25 +168,31 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
     entity = contract.entity
     stage = f"stage_{entity}"
     text_cols = ", ".join(f"{q(n)} VARCHAR" for n in contract.field_names)
-    con.execute("BEGIN TRANSACTION")
+    # Files are read into a temp table first, each in its own statement, so a file that fails
+    # to parse aborts nothing else; only then one transaction writes rows, quarantine and manifest.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, _row BIGINT, "
+                f"_folder_tenant VARCHAR, {text_cols})")
+    readable: dict[int, tuple[LandingFile, str, int]] = {}
+    rejected: list[tuple[LandingFile, str, FileRejected]] = []
     try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, _row BIGINT, "
-                    f"_folder_tenant VARCHAR, {text_cols})")
-        readable: dict[int, tuple[LandingFile, str, int]] = {}
         for i, (f, digest) in enumerate(batch):
             try:
-                rows = read_into(con, stage, f, contract, i)
-                readable[i] = (f, digest, rows)
+                readable[i] = (f, digest, read_into(con, stage, f, contract, i))
             except FileRejected as rej:
-                log(f"REJECTED {f.rel}: {rej.reason}")
+                rejected.append((f, digest, rej))
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for f, digest, rej in rejected:
                 report.files.append(_reject(con, run_id, f, digest, rej.rule, rej.reason))
                 report.quarantined_by_rule[rej.rule] += 1
-        if readable:
-            _check_and_merge(con, contract, stage, readable, run_id, report, log, keys)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+            if readable:
+                _check_and_merge(con, contract, stage, readable, run_id, report, log, keys)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        for f, _, rej in rejected:
+            log(f"REJECTED {f.rel}: {rej.reason}")
     finally:
         for t in (stage, f"{stage}_p", f"{stage}_checked"):
             con.execute(f"DROP TABLE IF EXISTS {t}")

@@ -1,0 +1,209 @@
+"""`mira`: the command line of the platform. Thin: parses, calls the modules, prints.
+
+Every command ends with a one-line reason and a non-zero exit on bad input or missing data;
+tracebacks only with --debug.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from datetime import date
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="mira-analytics: ingest stock movements, build marts, serve dashboards.")
+err = Console(stderr=True)
+out = Console()
+_state = {"debug": False}
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class Fmt(str, Enum):
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err, transient=False)
+
+
+@app.command()
+def generate(
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Landing folder to write (default: MIRA_LANDING)."),
+    tenants: int = typer.Option(5, min=1, max=10000, help="Number of tenants (one is terminated when >= 2)."),
+    days: int = typer.Option(365, min=1, max=3650, help="Days of history, ending yesterday."),
+    seed: int = typer.Option(42, help="Random seed: same seed, same files."),
+    movements_per_day: int = typer.Option(40, min=1, help="Movements per tenant on an average weekday."),
+    defect_rate: float = typer.Option(0.0, min=0.0, max=0.5, help="Share of movement rows that break a rule."),
+    fmt: Fmt = typer.Option(Fmt.csv, "--format", help="File format."),
+    end_date: Optional[str] = typer.Option(None, help="Last day of history (YYYY-MM-DD); default yesterday."),
+) -> None:
+    """Write realistic demo landing files (deterministic for a seed)."""
+    from pipelines.generate import generate as run_generate
+    from pipelines.settings import get_settings
+
+    target = out_dir or get_settings().landing
+    end = _parse_date(end_date) if end_date else None
+    with _progress() as bar:
+        task = bar.add_task("generating", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        rep = run_generate(Path(target), tenants=tenants, days=days, seed=seed, movements_per_day=movements_per_day,
+                           defect_rate=defect_rate, fmt=fmt.value, end_date=end, progress=tick)
+    out.print(f"wrote {len(rep.files)} files to {target}")
+    for entity, n in rep.rows.items():
+        out.print(f"  {entity}: {n} rows")
+    if rep.defects:
+        out.print("  defects injected: " + ", ".join(f"{k}={v}" for k, v in sorted(rep.defects.items())))
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{value!r} is not a date in the form YYYY-MM-DD")
+
+
+@app.command()
+def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing folder (default: MIRA_LANDING).")) -> None:
+    """Materialise every asset once, recorded in the Dagster instance under MIRA_HOME."""
+    if landing is not None:
+        if not landing.is_dir():
+            raise UserError(f"landing folder {landing} does not exist")
+        os.environ["MIRA_LANDING"] = str(landing.resolve())
+    from pipelines import progress
+    from pipelines.runner import run_full_build
+
+    with _progress() as bar:
+        tasks: dict[str, int] = {}
+
+        def hook(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        progress.set_hook(hook)
+        try:
+            summary = run_full_build()
+        finally:
+            progress.set_hook(None)
+    _print_summary(summary)
+    if not summary["success"]:
+        raise UserError(f"run {summary['run_id']} failed: {summary['failure']}")
+
+
+def _print_summary(s: dict) -> None:
+    out.print(f"run {s['run_id']}: {'succeeded' if s['success'] else 'FAILED'}")
+    out.print(f"  files: {s['files_loaded']} loaded, {s['files_rejected']} rejected, "
+              f"{s['files_duplicate']} duplicates skipped")
+    out.print(f"  rows: {s['rows_loaded']} loaded, {s['rows_quarantined']} quarantined")
+    for rule, n in s["quarantined_by_rule"].items():
+        out.print(f"    {rule}: {n}")
+    out.print(f"  dbt models built: {s['models_built']}")
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """What was ingested, per tenant and entity, and the last run."""
+    from pipelines.status import ingestion_status, last_run
+
+    rows = ingestion_status()
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("tenant", "entity", "files", "rows read", "rows loaded", "rows quarantined")
+    for r in rows:
+        table.add_row(r["tenant_id"], r["entity"], *(str(r[k]) for k in
+                      ("files", "rows_read", "rows_loaded", "rows_quarantined")))
+    out.print(table)
+    lr = last_run()
+    if lr:
+        out.print(f"last run {lr['run_id']} finished {lr['finished_at']}: {lr['files_ingested']} files, "
+                  f"{lr['rows_loaded']} rows loaded, {lr['rows_quarantined']} quarantined")
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="One read-only SELECT statement."),
+    warehouse: bool = typer.Option(False, "--warehouse", help="Query the warehouse itself (ops)."),
+) -> None:
+    """Run a read-only query; the result is CSV on stdout."""
+    from pipelines.sql import QueryRefused, run_query
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    try:
+        run_query(query, writer.writerow, writer.writerows, warehouse=warehouse)
+    except QueryRefused as exc:
+        raise UserError(str(exc))
+
+
+@app.command()
+def serve(
+    dagster_port: int = typer.Option(3000, help="Port of the Dagster UI."),
+    streamlit_port: int = typer.Option(8501, help="Port of the dashboards."),
+) -> None:
+    """Dagster webserver + daemon and the Streamlit app; Ctrl-C stops all three."""
+    from pipelines.serve import serve as run_serve
+
+    run_serve(dagster_port, streamlit_port, echo=out.print)
+
+
+@app.command()
+def contracts() -> None:
+    """Print the landing format (derived from data_contracts/) as Markdown."""
+    from pipelines.contracts import contracts_markdown
+
+    typer.echo(contracts_markdown())
+
+
+def main() -> None:
+    from pipelines.warehouse import WarehouseMissing
+
+    try:
+        app(standalone_mode=False)
+    except (UserError, WarehouseMissing, FileNotFoundError) as exc:
+        if _state["debug"]:
+            raise
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if _state["debug"]:
+            raise
+        err.print(f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+                  "(run with --debug for details)", markup=False, highlight=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Dagster side of ingestion: the raw.<entity> assets, their contract checks and the sensor."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    MaterializeResult,
+    RunRequest,
+    SensorEvaluationContext,
+    SkipReason,
+    multi_asset,
+    sensor,
+)
+
+from pipelines.contracts import ENTITIES, load_contract
+from pipelines.ingest.discover import discover
+from pipelines.ingest.load import IngestReport, ingest
+from pipelines.settings import get_settings
+from pipelines.warehouse import connect
+
+WAREHOUSE_POOL = "warehouse"  # one writer at a time on warehouse.duckdb
+
+
+def raw_key(entity: str) -> AssetKey:
+    return AssetKey(["raw", entity])
+
+
+def _checks(entity: str) -> list[AssetCheckSpec]:
+    return [
+        AssetCheckSpec("contract_rows", asset=raw_key(entity),
+                       description=f"Rows of this run that broke a rule of data_contracts/{entity}.yaml "
+                       "(they are in quarantine.rows with the rule and reason)."),
+        AssetCheckSpec("reconciliation", asset=raw_key(entity),
+                       description="For every file: rows read = rows loaded + rows quarantined."),
+        AssetCheckSpec("great_expectations", asset=raw_key(entity),
+                       description="Great Expectations suite derived from the contract, on the rows loaded "
+                       "by this run; results kept under MIRA_HOME/gx."),
+    ]
+
+
+@multi_asset(
+    specs=[AssetSpec(raw_key(e), group_name="ingest", kinds={"duckdb"},
+                     description=load_contract(e).description) for e in ENTITIES],
+    check_specs=[c for e in ENTITIES for c in _checks(e)],
+    pool=WAREHOUSE_POOL,
+)
+def raw_tables(context: AssetExecutionContext):
+    """Ingest every new landing file (all entities in one pass: one connection, one writer)."""
+    report = ingest(run_id=context.run_id, log=context.log.info)
+    yield from _results(report, context.run_id)
+
+
+def _results(report: IngestReport, run_id: str):
+    from pipelines.quality import validate  # GX is slow to import; only the run pays for it
+
+    settings = get_settings()
+    frames = {}
+    with connect(settings=settings, read_only=True) as con:
+        for e in ENTITIES:
+            frames[e] = con.execute(
+                f"SELECT * FROM raw.{e} WHERE _run_id = ? ORDER BY _source_file, _source_row LIMIT 100000",
+                [run_id]).df()
+            totals = con.execute(f"SELECT count(*) FROM raw.{e}").fetchone()[0]
+            files = report.for_entity(e)
+            row_rules = {r: n for r, n in report.quarantined_by_rule.items() if r.startswith(e + ".")}
+            rejected = [f for f in files if f.status == "rejected"]
+            yield MaterializeResult(
+                asset_key=raw_key(e),
+                metadata={
+                    "files_loaded": sum(1 for f in files if f.status == "loaded"),
+                    "files_rejected": len(rejected),
+                    "rows_loaded": sum(f.rows_loaded for f in files),
+                    "rows_quarantined": sum(f.rows_quarantined for f in files),
+                    "table_rows": totals,
+                },
+            )
+            yield AssetCheckResult(
+                asset_key=raw_key(e), check_name="contract_rows",
+                passed=not row_rules and not rejected, severity=AssetCheckSeverity.WARN,
+                metadata={"quarantined_by_rule": json.dumps(row_rules),
+                          "rejected_files": json.dumps({f.rel: f.reason for f in rejected})},
+            )
+            bad = [f.rel for f in files if f.status == "loaded" and f.rows_read != f.rows_loaded + f.rows_quarantined]
+            yield AssetCheckResult(asset_key=raw_key(e), check_name="reconciliation", passed=not bad,
+                                   metadata={"files_checked": len(files), "unbalanced": json.dumps(bad)})
+    for e in ENTITIES:
+        summary = validate(e, frames[e], settings.gx_dir, run_id)
+        yield AssetCheckResult(
+            asset_key=raw_key(e), check_name="great_expectations", passed=summary.success,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"rows_validated": len(frames[e]), "failed": json.dumps(summary.failed),
+                      "result_file": str(summary.path.relative_to(settings.home))},
+        )
+
+
+def landing_fingerprint() -> str:
+    """Changes whenever a landing file appears, changes or goes; cheap (stat only, no reads)."""
+    h = hashlib.sha256()
+    for f in discover(get_settings().landing):
+        h.update(f"{f.rel}\0{f.size}\0{f.mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def make_landing_sensor(job):
+    @sensor(job=job, minimum_interval_seconds=30,
+            description="Starts a build when files appear or change in the landing folder.")
+    def landing_sensor(context: SensorEvaluationContext):
+        fp = landing_fingerprint()
+        if fp == context.cursor:
+            return SkipReason("no new or changed landing files")
+        context.update_cursor(fp)
+        return RunRequest(run_key=fp)
+
+    return landing_sensor

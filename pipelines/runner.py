@@ -1,0 +1,55 @@
+"""Run the whole pipeline once, in this process, recorded in the Dagster instance under MIRA_HOME."""
+from __future__ import annotations
+
+from pipelines.instance import prepare_dagster_home
+from pipelines.settings import get_settings
+from pipelines.warehouse import connect
+
+
+def run_full_build() -> dict:
+    """Execute the `full_build` job in process; return a summary read back from the audit tables."""
+    prepare_dagster_home()
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+
+    instance = DagsterInstance.get()
+    try:
+        result = defs.get_job_def("full_build").execute_in_process(instance=instance, raise_on_error=False)
+    finally:
+        instance.dispose()
+    failure = None
+    if not result.success:
+        for ev in result.all_events:
+            if ev.is_step_failure and ev.step_failure_data and ev.step_failure_data.error:
+                failure = f"step {ev.step_key}: {ev.step_failure_data.error.message.strip().splitlines()[0]}"
+                break
+    models = sum(1 for m in result.get_asset_materialization_events()
+                 if m.asset_key and m.asset_key.path[0] != "raw")
+    summary = {"run_id": result.run_id, "success": result.success, "failure": failure or "see the Dagster UI",
+               "models_built": models}
+    summary.update(run_figures(result.run_id))
+    return summary
+
+
+def run_figures(run_id: str) -> dict:
+    settings = get_settings()
+    figures = {"files_loaded": 0, "files_rejected": 0, "files_duplicate": 0, "rows_loaded": 0,
+               "rows_quarantined": 0, "quarantined_by_rule": {}}
+    if not settings.warehouse_path.exists():
+        return figures
+    with connect(settings=settings, read_only=True) as con:
+        has_audit = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'audit' AND table_name = 'files'").fetchone()[0]
+        if not has_audit:
+            return figures
+        for status, n, loaded, quarantined in con.execute(
+                "SELECT status, count(*), sum(rows_loaded), sum(rows_quarantined) FROM audit.files "
+                "WHERE run_id = ? GROUP BY status", [run_id]).fetchall():
+            figures[f"files_{status}"] = n
+            figures["rows_loaded"] += int(loaded or 0)
+            figures["rows_quarantined"] += int(quarantined or 0)
+        figures["quarantined_by_rule"] = dict(con.execute(
+            "SELECT rule_id, count(*) FROM quarantine.rows WHERE run_id = ? GROUP BY 1 ORDER BY 1",
+            [run_id]).fetchall())
+    return figures

@@ -1,0 +1,35 @@
+"""Shared fixtures: every test gets its own MIRA_HOME and landing folder."""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture
+def mira_home(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "mira"
+    monkeypatch.setenv("MIRA_HOME", str(home))
+    monkeypatch.setenv("MIRA_LANDING", str(home / "landing"))
+    monkeypatch.setenv("MIRA_MEMORY_LIMIT", "1GB")
+    (home / "landing").mkdir(parents=True)
+    return home
+
+
+@pytest.fixture
+def landing(mira_home) -> Path:
+    return mira_home / "landing"
+
+
+def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding=encoding) as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return path

@@ -1,0 +1,200 @@
+"""Ingestion on hand-written files: quarantine, reconciliation, idempotence, isolation, bad files."""
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from pipelines.ingest.load import ingest
+from tests.conftest import write_csv
+from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, USER_FIELDS, material, movement, user
+
+
+def q(home, sql, params=None):
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def test_rows_end_in_exactly_one_place_with_rule_and_reason(mira_home, landing):
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [
+        movement("M1"),
+        movement("M2", occurred_at="2026-03-02 08:15:00"),           # no offset
+        movement("M3", quantity="-2"),                              # negative issue
+        movement("M4", movement_type="adjustment", quantity="-2", from_location_id="", project_id="",
+                 to_location_id="LOC-1"),                            # signed adjustment is fine
+        movement("M5", movement_type="receipt", to_location_id="LOC-1", from_location_id="", project_id=""),
+        movement("M1", quantity="9"),                               # duplicate key in the file
+        movement("M6", project_id=""),                              # issue needs a project
+        movement("M7", quantity="12,5"),
+    ])
+    report = ingest()
+    assert report.quarantined_by_rule == {
+        "movements.occurred_at.type": 1, "movements.quantity.range": 1, "movements.unit_cost.required": 1,
+        "movements.movement_id.unique": 1, "movements.project_id.required": 1, "movements.quantity.type": 1,
+    }
+    assert sorted(r[0] for r in q(mira_home, "SELECT movement_id FROM raw.movements")) == ["M1", "M4"]
+    rows = q(mira_home, "SELECT row_number, rule_id, reason FROM quarantine.rows ORDER BY row_number")
+    assert [r[0] for r in rows] == [2, 3, 5, 6, 7, 8]
+    assert all(len(r[2]) > 15 for r in rows)  # a sentence, not a code
+    (read, loaded, quarantined), = q(mira_home, "SELECT rows_read, rows_loaded, rows_quarantined FROM audit.files")
+    assert (read, loaded, quarantined) == (8, 2, 6)
+    # the first M1 is the one kept
+    assert q(mira_home, "SELECT quantity FROM raw.movements WHERE movement_id = 'M1'")[0][0] == 3
+
+
+def test_personal_data_split_notes_dropped_and_login_coarsened(mira_home, landing):
+    write_csv(landing / "acme/users/u.csv", USER_FIELDS, [user("u-7f3c2a", first_name="Anneke", last_name="Zwartjes")])
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [movement("M1", note="Handed to Anneke")])
+    write_csv(landing / "beta/users/u.csv", USER_FIELDS, [user("u-7f3c2a", tenant="beta")])
+    ingest()
+    (pseudo_user, login_day), = q(mira_home, "SELECT user_pseudonym, last_login_date FROM raw.users "
+                                  "WHERE tenant_id = 'acme'")
+    (pseudo_mv,), = q(mira_home, "SELECT user_pseudonym FROM raw.movements")
+    (pseudo_beta,), = q(mira_home, "SELECT user_pseudonym FROM raw.users WHERE tenant_id = 'beta'")
+    assert pseudo_user == pseudo_mv and len(pseudo_user) == 64
+    assert pseudo_beta != pseudo_user  # same id, other tenant: unrelated pseudonym
+    assert str(login_day) == "2026-03-01"
+    cols = {r[0] for r in q(mira_home, "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw'")}
+    assert not cols & {"user_id", "first_name", "last_name", "email", "note", "last_login_at"}
+    vault = duckdb.connect(str(mira_home / "vault.duckdb"), read_only=True)
+    assert vault.execute("SELECT first_name, user_pseudonym FROM identities WHERE tenant_id='acme'").fetchall() == [
+        ("Anneke", pseudo_user)]
+    vault.close()
+    blob = (mira_home / "warehouse.duckdb").read_bytes()
+    for needle in (b"Anneke", b"Zwartjes", b"u-7f3c2a", b"example.test"):
+        assert needle not in blob
+
+
+def test_quarantined_payload_has_no_names_emails_or_user_ids(mira_home, landing):
+    write_csv(landing / "acme/users/u.csv", USER_FIELDS, [user("u-55aa", first_name="Griet", role="astronaut")])
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS,
+              [movement("M1", user_id="u-55aa", quantity="oops", note="call Griet")])
+    ingest()
+    payloads = [json.loads(p) for (p,) in q(mira_home, "SELECT payload FROM quarantine.rows")]
+    assert len(payloads) == 2
+    text = json.dumps(payloads)
+    assert "Griet" not in text and "u-55aa" not in text and "example.test" not in text
+    assert {p.get("quantity") for p in payloads} == {None, "oops"}
+    assert {p.get("first_name") for p in payloads} == {None, "[redacted]"}
+
+
+def test_same_file_twice_renamed_copy_and_corrected_row(mira_home, landing):
+    f = write_csv(landing / "acme/movements/a.csv", MOVEMENT_FIELDS, [movement("M1"), movement("M2")])
+    first = ingest()
+    assert first.rows_loaded == 2
+    again = ingest()
+    assert again.files == []  # nothing new
+    shutil.copy(f, landing / "acme/movements/a_copy.csv")
+    copy = ingest()
+    assert [r.status for r in copy.files] == ["duplicate"]
+    assert q(mira_home, "SELECT count(*) FROM raw.movements")[0][0] == 2
+    write_csv(landing / "acme/movements/b.csv", MOVEMENT_FIELDS, [movement("M2", quantity="7"), movement("M1")])
+    ingest()
+    assert q(mira_home, "SELECT movement_id, quantity FROM raw.movements ORDER BY 1") == [("M1", 3), ("M2", 7)]
+    # the unchanged M1 was not rewritten: it still points at its first file
+    assert q(mira_home, "SELECT _source_file FROM raw.movements WHERE movement_id='M1'")[0][0] == "acme/movements/a.csv"
+
+
+def test_other_tenants_rows_never_written(mira_home, landing):
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [movement("M1"), movement("M2", tenant="beta")])
+    write_csv(landing / "acme/materials/x.csv", MATERIAL_FIELDS, [material("MAT-1", tenant="beta")])
+    report = ingest()
+    assert report.quarantined_by_rule == {"movements.tenant_id.folder": 1, "materials.tenant_id.folder": 1}
+    assert q(mira_home, "SELECT DISTINCT tenant_id FROM raw.movements") == [("acme",)]
+    assert q(mira_home, "SELECT count(*) FROM raw.materials") == [(0,)]
+
+
+def test_late_material_is_kept_and_resolves(mira_home, landing):
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [movement("M1", material_id="MAT-LATE")])
+    ingest()
+    assert q(mira_home, "SELECT material_id FROM raw.movements") == [("MAT-LATE",)]
+    write_csv(landing / "acme/materials/c.csv", MATERIAL_FIELDS, [material("MAT-LATE")])
+    ingest()
+    assert q(mira_home, "SELECT m.name FROM raw.movements mv JOIN raw.materials m USING (tenant_id, material_id)") == [
+        ("Wall plug 8x40 mm",)]
+
+
+def test_jsonl_and_parquet_read_like_csv(mira_home, landing):
+    rows = [dict(zip(MOVEMENT_FIELDS, movement(f"J{i}"))) for i in range(3)]
+    (landing / "acme/movements").mkdir(parents=True)
+    (landing / "acme/movements/m.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    pl.DataFrame([dict(zip(MOVEMENT_FIELDS, movement(f"P{i}", quantity="x" if i == 0 else "2"))) for i in range(3)]
+                 ).write_parquet(landing / "acme/movements/m.parquet")
+    report = ingest()
+    assert report.rows_loaded == 5 and report.quarantined_by_rule == {"movements.quantity.type": 1}
+
+
+GOOD = ",".join(MOVEMENT_FIELDS) + "\n" + ",".join(movement("M1")) + "\n"
+BAD_FILES = {
+    "empty.csv": (b"", "file.empty"),
+    "header_only.csv": ((",".join(MOVEMENT_FIELDS) + "\n").encode(), "file.no_rows"),
+    "truncated.csv": ((GOOD + ",".join(movement("M2"))[:40]).encode(), "file.malformed"),
+    "latin1.csv": ((GOOD + ",".join(movement("M3", note="caf\xe9 b\xe9ton"))).encode("latin-1"), "file.encoding"),
+    "semicolon.csv": (GOOD.replace(",", ";").encode(), "file.delimiter"),
+    "missing_column.csv": (GOOD.replace(",note", "").rsplit(",", 1)[0].encode() + b"\n", "file.missing_column"),
+    "unknown_column.csv": (GOOD.replace("note\n", "note,colour\n").replace(",\n", ",,red\n", 1).encode(),
+                           "file.unknown_column"),
+    "garbage.csv": (gzip.compress(b"not a csv at all" * 50), "file.encoding"),
+    "garbage.parquet": (b"PAR1 this is not parquet", "file.malformed"),
+    "broken.jsonl": (b'{"movement_id": "M1", "tenant_id": "acme"}\n{"movement_id": ', "file.malformed"),
+    "notes.txt": (b"hello", "file.format"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_file_is_quarantined_whole_and_the_run_goes_on(mira_home, landing, name):
+    content, rule = BAD_FILES[name]
+    (landing / "acme/movements").mkdir(parents=True)
+    (landing / "acme/movements" / name).write_bytes(content)
+    write_csv(landing / "acme/movements/zz_good.csv", MOVEMENT_FIELDS, [movement("G1")])
+    messages: list[str] = []
+    report = ingest(log=messages.append)
+    status = {f.rel.rsplit("/", 1)[1]: f for f in report.files}
+    assert status[name].status == "rejected" and status[name].rows_loaded == 0
+    assert status["zz_good.csv"].status == "loaded"
+    assert q(mira_home, "SELECT rule_id FROM quarantine.rows WHERE file_path LIKE ?", [f"%/{name}"]) == [(rule,)]
+    assert q(mira_home, "SELECT movement_id FROM raw.movements") == [("G1",)]
+    assert any(name in m and "REJECTED" in m for m in messages)
+    # the reason is words, and never quotes the file's content
+    (reason,), = q(mira_home, "SELECT reason FROM quarantine.rows WHERE file_path LIKE ?", [f"%/{name}"])
+    assert "béton" not in reason and "M2" not in reason and len(reason) > 10
+
+
+def test_wrong_folder_is_rejected(mira_home, landing):
+    write_csv(landing / "acme/stock/m.csv", MOVEMENT_FIELDS, [movement("M1")])
+    write_csv(landing / "Not A Tenant/movements/m.csv", MOVEMENT_FIELDS, [movement("M1")])
+    report = ingest()
+    assert sorted(f.status for f in report.files) == ["rejected", "rejected"]
+    assert report.quarantined_by_rule == {"file.location": 2}
+
+
+def test_hidden_files_wait_until_renamed(mira_home, landing):
+    write_csv(landing / "acme/movements/.upload.csv", MOVEMENT_FIELDS, [movement("M1")])
+    assert ingest().files == []
+    os.rename(landing / "acme/movements/.upload.csv", landing / "acme/movements/upload.csv")
+    assert ingest().rows_loaded == 1
+
+
+def test_failed_batch_leaves_nothing_half_written(mira_home, landing, monkeypatch):
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [movement("M1"), movement("M2", quantity="x")])
+    import pipelines.ingest.load as load
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(load, "_record_file", boom)  # fails after the MERGE, inside the transaction
+        with pytest.raises(RuntimeError):
+            ingest()
+    assert q(mira_home, "SELECT count(*) FROM raw.movements") == [(0,)]
+    assert q(mira_home, "SELECT count(*) FROM quarantine.rows") == [(0,)]
+    report = ingest()
+    assert report.rows_loaded == 1 and report.rows_quarantined == 1
