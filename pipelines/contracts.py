@@ -27,6 +27,9 @@ _KNOWN_KEYS = {
     "type", "required", "required_when", "unique", "allowed", "pattern", "min", "max",
     "min_exclusive", "min_exclusive_unless", "nonzero", "pii", "description", "coarsen",
 }
+# Lineage columns every raw.<entity> table carries after the contract's own columns.
+META_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_row_hash", "VARCHAR"),
+                ("_run_id", "VARCHAR"), ("_loaded_at", "TIMESTAMPTZ"))
 # ISO 8601 with a mandatory UTC offset (Z, +hh, +hhmm or +hh:mm); Parquet writers give "+00".
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
 DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
@@ -111,8 +114,11 @@ class Contract:
                 cols.append((name, f.sql_type, typed(f)))
         return cols
 
-    def warehouse_name(self, field_name: str) -> str:
+    def warehouse_name(self, field_name: str) -> str | None:
+        """The raw.<entity> column a landing field becomes; None when it stays out of the warehouse."""
         f = self.field(field_name)
+        if f.pii in ("direct_identifier", "free_text"):
+            return None
         if f.pii == "identifier":
             return f.name.removesuffix("_id") + "_pseudonym"
         if f.coarsen == "day":

@@ -18,15 +18,13 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
-from pipelines.contracts import ENTITIES, Contract, load_contract, q
+from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, load_contract, q
 from pipelines.ingest.discover import LandingFile, discover
 from pipelines.ingest.readers import FileRejected, read_into
 from pipelines.privacy.vault import pseudonym, tenant_keys, vault_ddl
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse import connect
 
-META_COLUMNS = [("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_row_hash", "VARCHAR"),
-                ("_run_id", "VARCHAR"), ("_loaded_at", "TIMESTAMPTZ")]
 BATCH_BYTES = 256 * 1024 * 1024   # files are grouped up to this size per transaction (memory bound)
 REDACTED = "[redacted]"
 
