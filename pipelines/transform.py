@@ -1,0 +1,129 @@
+"""The dbt project as Dagster assets, and a plain `dbt build` for code that runs without Dagster.
+
+The manifest is prepared by the build (`make manifest`, which runs `dbt parse`), never at
+import: parsing takes seconds and needs a writable project folder, and a code location
+should load the same definitions every time. dbt tests become asset checks.
+
+dbt reads the warehouse path from MIRA_HOME (profiles.yml), so MIRA_HOME is pinned to the
+absolute home from settings before dbt starts: a relative `.mira` would otherwise be taken
+from dbt's working directory, the dbt project folder.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
+
+from pipelines.settings import DBT_PROJECT_DIR, get_settings
+
+GROUP_NAME = "warehouse"
+# What `make manifest` runs (profiles.yml needs MIRA_HOME set, though parse opens no database).
+MANIFEST_COMMAND = "cd dbt_project && MIRA_HOME=$PWD/../.mira ../.venv/bin/dbt parse --quiet --profiles-dir ."
+
+mira_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+def _dbt_executable() -> str:
+    """dbt from this interpreter's environment: `dagster dev` started as .venv/bin/dagster
+    does not put .venv/bin on PATH, and dagster-dbt would otherwise look up `dbt` on PATH."""
+    beside_python = Path(sys.executable).with_name("dbt")
+    if beside_python.exists():
+        return str(beside_python)
+    return shutil.which("dbt") or "dbt"
+
+
+def _dbt_env(home: Path) -> dict[str, str]:
+    """The variables profiles.yml reads, taken from settings (the one place env is read)."""
+    return {
+        "MIRA_HOME": str(Path(home).resolve()),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def _require_manifest() -> Path:
+    if not mira_dbt_project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"dbt manifest not found at {mira_dbt_project.manifest_path}. "
+            f"Run `make manifest` (from the repository root: {MANIFEST_COMMAND}) "
+            "before loading the Dagster definitions."
+        )
+    return mira_dbt_project.manifest_path
+
+
+class MiraDbtTranslator(DagsterDbtTranslator):
+    """Sources keep the ingestion's keys (["raw", <table>]) so lineage joins the ingest assets;
+    models are keyed by the schema and table they build, like the raw tables."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        return AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return GROUP_NAME
+
+
+translator = MiraDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=_require_manifest(),
+    dagster_dbt_translator=translator,
+    project=mira_dbt_project,
+)
+def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+    """Build the staging views and marts; dbt tests report as asset checks."""
+    os.environ["MIRA_HOME"] = str(get_settings().home)
+    yield from dbt.cli(["build"], context=context).stream()
+
+
+class DbtBuildError(RuntimeError):
+    def __init__(self, returncode: int, output: str):
+        tail = "\n".join(output.splitlines()[-40:])
+        super().__init__(f"dbt build failed (exit code {returncode}):\n{tail}")
+        self.returncode = returncode
+        self.output = output
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=mira_dbt_project, dbt_executable=_dbt_executable())
+
+
+def run_dbt_build(home: Path, *, select: str | None = None) -> None:
+    """`dbt build` against the warehouse in `home`, without Dagster (tests, the CLI).
+
+    Artifacts and logs go under `home`, not the project's target/, so this never overwrites
+    the manifest the Dagster code location was loaded from. Raises DbtBuildError, carrying
+    dbt's output, when a model, unit test or data test fails.
+    """
+    home = Path(home).resolve()
+    args = [
+        _dbt_executable(), "build",
+        "--project-dir", str(mira_dbt_project.project_dir),
+        "--profiles-dir", str(mira_dbt_project.profiles_dir),
+        "--target-path", str(home / "dbt" / "target"),
+        "--log-path", str(home / "logs" / "dbt"),
+    ]
+    if select:
+        args += ["--select", select]
+    completed = subprocess.run(
+        args,
+        cwd=mira_dbt_project.project_dir,
+        env={**os.environ, **_dbt_env(home)},
+        capture_output=True,
+        text=True,
+    )
+    if completed.returncode != 0:
+        raise DbtBuildError(completed.returncode, completed.stdout + completed.stderr)
