@@ -1,6 +1,8 @@
 """Run the whole pipeline once, in this process, recorded in the Dagster instance under MIRA_HOME."""
 from __future__ import annotations
 
+import contextlib
+
 from pipelines.instance import prepare_dagster_home
 from pipelines.settings import get_settings
 from pipelines.warehouse import connect
@@ -13,9 +15,17 @@ def run_full_build() -> dict:
 
     from pipelines.definitions import defs
 
+    settings = get_settings()
+    settings.log_dir.mkdir(parents=True, exist_ok=True)
     instance = DagsterInstance.get()
+    # The full event log is in the Dagster instance (and UI); the terminal gets warnings only,
+    # and dbt's console output goes to a log file instead of flooding the progress bars.
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     try:
-        result = defs.get_job_def("full_build").execute_in_process(instance=instance, raise_on_error=False)
+        with open(settings.log_dir / "mira-run.log", "a", encoding="utf-8") as log, \
+                contextlib.redirect_stdout(log):
+            result = defs.resolve_job_def("full_build").execute_in_process(
+                instance=instance, raise_on_error=False, run_config=quiet)
     finally:
         instance.dispose()
     failure = None

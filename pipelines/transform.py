@@ -26,6 +26,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines import progress
 from pipelines.settings import DBT_PROJECT_DIR, get_settings
 
 GROUP_NAME = "warehouse"
@@ -85,8 +86,13 @@ translator = MiraDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asse
 )
 def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     """Build the staging views and marts; dbt tests report as asset checks."""
-    os.environ["MIRA_HOME"] = str(get_settings().home)
-    yield from dbt.cli(["build"], context=context).stream()
+    settings = get_settings()
+    os.environ["MIRA_HOME"] = str(settings.home)
+    total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
+    args = ["build", "--log-path", str(settings.log_dir / "dbt")]
+    for done, event in enumerate(dbt.cli(args, context=context).stream(), start=1):
+        progress.report("dbt build", min(done, total), total)
+        yield event
 
 
 class DbtBuildError(RuntimeError):

@@ -1,5 +1,5 @@
 """Dagster side of ingestion: the raw.<entity> assets, their contract checks and the sensor."""
-from __future__ import annotations
+
 
 import hashlib
 import json
@@ -19,6 +19,7 @@ from dagster import (
     sensor,
 )
 
+from pipelines import progress
 from pipelines.contracts import ENTITIES, load_contract
 from pipelines.ingest.discover import discover
 from pipelines.ingest.load import IngestReport, ingest
@@ -53,7 +54,8 @@ def _checks(entity: str) -> list[AssetCheckSpec]:
 )
 def raw_tables(context: AssetExecutionContext):
     """Ingest every new landing file (all entities in one pass: one connection, one writer)."""
-    report = ingest(run_id=context.run_id, log=context.log.info)
+    report = ingest(run_id=context.run_id, log=context.log.info, warn=context.log.warning,
+                    progress=lambda done, total: progress.report("ingest files", done, total))
     yield from _results(report, context.run_id)
 
 

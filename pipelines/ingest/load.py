@@ -161,7 +161,7 @@ def _pseudonymise(con, contract: Contract, stage: str, keys: dict[str, bytes]) -
 
 
 def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], run_id: str,
-                 report: IngestReport, log: Log, keys: dict[str, bytes]) -> None:
+                 report: IngestReport, log: Log, warn: Log, keys: dict[str, bytes]) -> None:
     """Read, check and merge a group of files of one entity in a single transaction."""
     entity = contract.entity
     stage = f"stage_{entity}"
@@ -190,7 +190,7 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
             con.execute("ROLLBACK")
             raise
         for f, _, rej in rejected:
-            log(f"REJECTED {f.rel}: {rej.reason}")
+            warn(f"REJECTED {f.rel}: {rej.reason}")
     finally:
         for t in (stage, f"{stage}_p", f"{stage}_checked"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -301,8 +301,12 @@ def _batches(files: list[tuple[LandingFile, str]]) -> list[list[tuple[LandingFil
 
 def ingest(landing: Path | None = None, settings: Settings | None = None, run_id: str | None = None,
            entities: tuple[str, ...] = ENTITIES, log: Log = lambda m: None,
-           progress: Progress | None = None) -> IngestReport:
-    """Ingest every landing file the manifest has not seen; safe to run again at any time."""
+           progress: Progress | None = None, warn: Log | None = None) -> IngestReport:
+    """Ingest every landing file the manifest has not seen; safe to run again at any time.
+
+    `log` gets one line per file; `warn` (default: `log`) gets the rejections.
+    """
+    warn = warn or log
     settings = settings or get_settings()
     landing = Path(landing or settings.landing)
     run_id = run_id or uuid.uuid4().hex
@@ -330,7 +334,7 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
             if f.problem:
                 report.files.append(_reject(con, run_id, f, digest, f.problem_rule, f.problem))
                 report.quarantined_by_rule[f.problem_rule] += 1
-                log(f"REJECTED {f.rel}: {f.problem}")
+                warn(f"REJECTED {f.rel}: {f.problem}")
                 done += 1
                 continue
             if digest in by_hash:
@@ -350,7 +354,7 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
         for entity in ENTITIES:
             contract = load_contract(entity)
             for batch in _batches(pending[entity]):
-                _apply_batch(con, contract, batch, run_id, report, log, keys)
+                _apply_batch(con, contract, batch, run_id, report, log, warn, keys)
                 _flush_identities(con)
                 done += len(batch)
                 if progress:

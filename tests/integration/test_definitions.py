@@ -16,7 +16,7 @@ def test_definitions_load():
     for e in ENTITIES:
         for name in ("contract_rows", "reconciliation", "great_expectations"):
             assert (AssetKey(["raw", e]), name) in check_names
-    assert defs.get_job_def("full_build") is not None
+    assert defs.resolve_job_def("full_build") is not None
     assert defs.get_sensor_def("landing_sensor") is not None
     assert defs.get_schedule_def("nightly_full_build") is not None
 
