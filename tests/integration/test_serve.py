@@ -1,0 +1,52 @@
+"""`mira serve` brings up the Dagster UI and Streamlit, and Ctrl-C stops all of it."""
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import psutil
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def test_serve_starts_both_and_ctrl_c_stops_everything(mira_home):
+    dport, sport = free_port(), free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--dagster-port", str(dport),
+                             "--streamlit-port", str(sport)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        up = False
+        while time.time() < deadline and proc.poll() is None:
+            if ok(f"http://127.0.0.1:{dport}/server_info") and ok(f"http://127.0.0.1:{sport}/_stcore/health"):
+                up = True
+                break
+            time.sleep(1)
+        assert up, "Dagster UI and Streamlit did not both answer within 120 s"
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 3
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, output
+        assert f"http://127.0.0.1:{dport}" in output and f"http://127.0.0.1:{sport}" in output
+        time.sleep(1)
+        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
