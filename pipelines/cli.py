@@ -117,6 +117,8 @@ def _print_summary(s: dict) -> None:
     out.print(f"run {s['run_id']}: {'succeeded' if s['success'] else 'FAILED'}")
     out.print(f"  files: {s['files_loaded']} loaded, {s['files_rejected']} rejected, "
               f"{s['files_duplicate']} duplicates skipped")
+    for path, reason in s["rejected_files"]:
+        out.print(f"    rejected {path}: {reason}", markup=False, highlight=False)
     out.print(f"  rows: {s['rows_loaded']} loaded, {s['rows_quarantined']} quarantined")
     for rule, n in s["quarantined_by_rule"].items():
         out.print(f"    {rule}: {n}")

@@ -45,7 +45,7 @@ def run_full_build() -> dict:
 def run_figures(run_id: str) -> dict:
     settings = get_settings()
     figures = {"files_loaded": 0, "files_rejected": 0, "files_duplicate": 0, "rows_loaded": 0,
-               "rows_quarantined": 0, "quarantined_by_rule": {}}
+               "rows_quarantined": 0, "quarantined_by_rule": {}, "rejected_files": []}
     if not settings.warehouse_path.exists():
         return figures
     with connect(settings=settings, read_only=True) as con:
@@ -59,6 +59,9 @@ def run_figures(run_id: str) -> dict:
             figures[f"files_{status}"] = n
             figures["rows_loaded"] += int(loaded or 0)
             figures["rows_quarantined"] += int(quarantined or 0)
+        figures["rejected_files"] = con.execute(
+            "SELECT file_path, reason FROM audit.files WHERE run_id = ? AND status = 'rejected' ORDER BY 1",
+            [run_id]).fetchall()
         figures["quarantined_by_rule"] = dict(con.execute(
             "SELECT rule_id, count(*) FROM quarantine.rows WHERE run_id = ? GROUP BY 1 ORDER BY 1",
             [run_id]).fetchall())

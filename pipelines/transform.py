@@ -90,7 +90,9 @@ def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     os.environ["MIRA_HOME"] = str(settings.home)
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
     args = ["build", "--log-path", str(settings.log_dir / "dbt")]
-    for done, event in enumerate(dbt.cli(args, context=context).stream(), start=1):
+    # Run artifacts under MIRA_HOME (one folder, replaced each run), not piling up in the repo.
+    target = settings.home / "dbt" / "target"
+    for done, event in enumerate(dbt.cli(args, context=context, target_path=target).stream(), start=1):
         progress.report("dbt build", min(done, total), total)
         yield event
 
