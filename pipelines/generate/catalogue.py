@@ -15,8 +15,6 @@ from .tenants import TenantProfile
 
 # Stock units whose quantities are whole numbers; the others take decimals.
 INTEGER_UNITS = {"pcs", "box", "roll", "set", "pack"}
-# Smallest quantity step in thousandths of a unit (quantities are kept as int64 milli-units).
-UNIT_STEP = {"m": 100, "m2": 10, "m3": 10, "kg": 1, "l": 10}
 
 
 @dataclass(frozen=True)
@@ -372,7 +370,11 @@ def make_materials(t: TenantProfile, rng: np.random.Generator, issues_per_day: f
     unit = np.array([a.unit for a in arts])
     schema.require_allowed("materials", "kind", set(kind))
     schema.require_allowed("materials", "unit", set(unit))
-    step = np.array([1000 if u in INTEGER_UNITS else UNIT_STEP[u] for u in unit], dtype=np.int64)
+    # Decimal units get three significant digits at their typical size: 250 kg of mortar is
+    # weighed to the kilogram, 1.5 kg of caulking cotton to 10 grams, 25 m of cable to 10 cm.
+    base_qty = np.array([a.qty for a in arts])
+    fine = np.clip(10.0 ** (np.floor(np.log10(base_qty)) - 2) * 1000, 1, 1000).astype(np.int64)
+    step = np.where(np.isin(unit, list(INTEGER_UNITS)), 1000, fine).astype(np.int64)
 
     price_level = rng.uniform(0.92, 1.10)
     unit_cost = np.array([a.cost for a in arts]) * price_level * rng.uniform(0.95, 1.05, n)

@@ -146,6 +146,9 @@ def set_last_login(users: Users, rng: np.random.Generator, mv_user: np.ndarray, 
     lo = np.minimum(lo, cap)
     span = np.maximum(np.minimum(cap - lo, 3 * 86400), 0)
     idle = last_scan < 0
+    # People who do not scan (admins, managers) mostly logged in recently; some long ago.
+    recent = rng.random(n) < 0.75
+    lo = np.where(idle & recent, np.maximum(lo, cap - 30 * 86400), lo)
     span = np.where(idle, np.maximum(cap - lo, 0), span)
     login = lo + (rng.random(n) * span).astype(np.int64)
     never = idle & (rng.random(n) < 0.1)

@@ -97,6 +97,8 @@ class Addresses:
         return s[:1].upper() + s[1:]
 
     def city(self) -> str:
+        if self.t.city is not None and self.rng.random() < 0.8:
+            return self.t.city  # a municipality works in its own town
         if self.t.country == "NL":
             return self.fake["nl_NL"].city()
         if self.t.country == "LU":
@@ -128,10 +130,12 @@ def make_base_locations(t: TenantProfile, rng: np.random.Generator, fake: Faker,
         if t.sector == "maritime":
             city = PORTS[rng.integers(len(PORTS))]
             name = f"Harbour store {city}"
+        elif t.city is not None:
+            city = t.city if i == 0 else addr.city()
+            name = f"Municipal depot {city}"
         else:
             city = addr.city()
-            label = "Municipal depot" if t.sector == "public sector" else ("Central warehouse" if i == 0 else "Warehouse")
-            name = f"{label} {city}"
+            name = f"{'Central warehouse' if i == 0 else 'Warehouse'} {city}"
         while name in names:
             name += " II"
         names.append(name)
@@ -193,9 +197,9 @@ def make_projects(t: TenantProfile, rng: np.random.Generator, fake: Faker, n_fie
                       year=to_date(max(t.first_day, int(started[i]))).year)
         tpl = FRAMEWORK[t.sector] if is_fw[i] else tpls[rng.integers(len(tpls))]
         names.append(tpl.format(**fields))
-        wheres.append(next(w for key, w in (("{addr}", a), ("{street}", f"{street}, {city}"),
-                                             ("{ship}", f"MV {fields['ship']}"), ("{port}", fields["port"]),
-                                             ("{city}", city), ("{client}", client)) if key in tpl), city))
+        where_by_key = (("{addr}", a), ("{street}", f"{street}, {city}"), ("{ship}", f"MV {fields['ship']}"),
+                        ("{port}", fields["port"]), ("{city}", city), ("{client}", client))
+        wheres.append(next((w for key, w in where_by_key if key in tpl), city))
         ccs.append(None if rng.random() < 0.05 else centres[rng.integers(len(centres))])
 
     weight = rng.lognormal(0.0, 0.8, n)
@@ -216,7 +220,7 @@ def make_projects(t: TenantProfile, rng: np.random.Generator, fake: Faker, n_fie
             site[p] = len(new_names)
             new_names.append(f"Site {wheres[p]}")
             kinds.append("site")
-            homes.append(int(warehouses[rng.integers(len(warehouses))]))
+            homes.append(int(warehouses[0]))  # restocked from the central warehouse
         locations.name = new_names
         locations.kind = np.array(kinds)
         locations.home = np.array(homes, dtype=np.int64)

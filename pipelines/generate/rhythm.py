@@ -17,8 +17,6 @@ WEEKDAY_FACTOR = np.array([1.05, 1.05, 1.0, 1.0, 0.9, 0.10, 0.03])
 # deliveries arrive first, vans are loaded next, then the day's work starts.
 RECEIPT_SLOT = (6 * 3600, 6 * 3600 + 40 * 60)
 TRANSFER_SLOT = (6 * 3600 + 45 * 60, 7 * 3600 + 25 * 60)
-WORK_START = 7 * 3600 + 30 * 60
-WORK_END = 18 * 3600
 
 EPOCH = date(1970, 1, 1)
 
@@ -71,11 +69,6 @@ def belgian_holidays(year: int) -> list[date]:
     ]
 
 
-def _last_sunday(year: int, month: int) -> date:
-    d = date(year, month + 1, 1) - timedelta(days=1)
-    return d - timedelta(days=(d.weekday() + 1) % 7)
-
-
 def day_factors(first: int, last: int) -> np.ndarray:
     """Relative activity of each day in [first, last]: weekday x season x holidays.
 
@@ -104,8 +97,7 @@ def day_factors(first: int, last: int) -> np.ndarray:
         elif m == 1 and dd <= 5:
             s = 0.7
         f[i] *= s
-    years = {to_date(first).year, to_date(last).year} | set(range(to_date(first).year, to_date(last).year + 1))
-    for y in years:
+    for y in range(to_date(first).year, to_date(last).year + 1):
         for h in belgian_holidays(y):
             n = day_number(h)
             if first <= n <= last:
@@ -113,15 +105,19 @@ def day_factors(first: int, last: int) -> np.ndarray:
     return f
 
 
-def dst_flags(first: int, last: int) -> np.ndarray:
-    """True where Brussels is on summer time (+02:00) during the working day (EU rule)."""
-    days = np.arange(first, last + 1)
-    flags = np.zeros(len(days), dtype=bool)
-    for y in range(to_date(first).year, to_date(last).year + 1):
-        start = day_number(_last_sunday(y, 3))
-        end = day_number(_last_sunday(y, 10))
-        flags |= (days >= start) & (days < end)
-    return flags
+def _last_sunday(years: np.ndarray, month: int) -> np.ndarray:
+    nxt = np.array([day_number(date(int(y) + (month == 12), month % 12 + 1, 1)) for y in years], dtype=np.int64) - 1
+    return nxt - (weekday(nxt) + 1) % 7
+
+
+def utc_offsets(days: np.ndarray) -> np.ndarray:
+    """'+02:00' on Brussels summer-time days (EU rule: last Sunday of March to last Sunday of
+    October), else '+01:00'. Exact for any time of day outside 02:00-03:00, where nothing happens."""
+    days = np.asarray(days, dtype=np.int64)
+    years = days.astype("datetime64[D]").astype("datetime64[Y]").astype(np.int64) + 1970
+    uy, inv = np.unique(years, return_inverse=True)
+    start, end = _last_sunday(uy, 3)[inv], _last_sunday(uy, 10)[inv]
+    return np.where((days >= start) & (days < end), "+02:00", "+01:00")
 
 
 # Share of the working day's scans per hour, 07:30 to 18:00: the morning rush when vans are

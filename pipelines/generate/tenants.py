@@ -19,7 +19,7 @@ from . import schema
 SECTORS = ("construction", "installation", "maritime", "public sector", "facility services")
 _SECTOR_P = np.array([0.3, 0.28, 0.1, 0.16, 0.16])
 
-_LEGAL_FORMS = {"nv", "bv", "cv", "vof", "commv", "srl", "sa", "sc", "sprl", "b-v", "sarl", "scrl"}
+_LEGAL_FORMS = {"nv", "bv", "cv", "vof", "commv", "srl", "sa", "sc", "sprl", "sarl", "scrl"}
 _STOPWORDS = {"en", "et", "and", "de", "la", "le", "du", "des", "van", "der", "den"}
 
 _NL_WORDS = {
@@ -58,6 +58,7 @@ class TenantProfile:
     last_day: int            # last day with movements; also the "as of" date of the export
     size: float              # relative size (mean 1 over the tenants)
     domain: str
+    city: str | None         # a municipality's own town (public sector), else None
     costs_on_all: bool       # does this tenant's platform export unit_cost on every movement?
     seed: int
 
@@ -74,8 +75,11 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", ascii_fold(text).lower()).strip("-")
 
 
+_LEGAL_SUFFIX = re.compile(r"\s+(NV|BV|B\.V\.|CV|VOF|CommV|SRL|SA|SC|SARL|SPRL|SCRL)$")
+
+
 def tenant_slug(name: str, max_len: int = 40) -> str:
-    tokens = [t for t in slugify(name).split("-") if t]
+    tokens = [t for t in slugify(_LEGAL_SUFFIX.sub("", name.strip())).split("-") if t]
     while len(tokens) > 1 and tokens[-1] in _LEGAL_FORMS:
         tokens.pop()
     out = ""
@@ -185,7 +189,7 @@ def make_tenants(n: int, seed: int, window_first: int, end_day: int, days: int, 
         tenants.append(TenantProfile(
             index=i, tenant_id=tid, name=name, country=country, language=language, sector=sector,
             status=status, subscribed_at=subscribed_at, terminated_at=terminated_at,
-            first_day=first_day, last_day=last_day, size=float(sizes[i]), domain=domain,
+            first_day=first_day, last_day=last_day, size=float(sizes[i]), domain=domain, city=city,
             costs_on_all=bool(rng.random() < 0.5), seed=seed,
         ))
     schema.require_allowed("tenants", "subscription_status", {t.status for t in tenants})

@@ -34,11 +34,11 @@ def scan_duckdb(path: Path, people: list[tuple[str, str, str, str]]) -> list[Hit
     hits: list[Hit] = []
     con = duckdb.connect(str(path), read_only=True)
     try:
-        con.execute("CREATE TEMP TABLE needles (kind VARCHAR, value VARCHAR)")
+        con.execute("CREATE TEMP TABLE needles (needle_kind VARCHAR, needle VARCHAR)")
         rows = [(k, v) for k, vs in needles.items() for v in vs]
         if rows:
             con.executemany("INSERT INTO needles VALUES (?, ?)", rows)
-        con.execute("CREATE TEMP TABLE names (value VARCHAR)")
+        con.execute("CREATE TEMP TABLE names (name_value VARCHAR)")
         if names:
             con.executemany("INSERT INTO names VALUES (?)", [(n,) for n in names])
         cols = con.execute("""
@@ -49,8 +49,8 @@ def scan_duckdb(path: Path, people: list[tuple[str, str, str, str]]) -> list[Hit
             ref = f'"{db}"."{schema}"."{table}"'
             c = f'CAST("{column}" AS VARCHAR)'
             found = con.execute(f"""
-                SELECT DISTINCT n.kind FROM {ref} t JOIN needles n ON contains({c}, n.value)
-                UNION SELECT 'name' FROM {ref} t JOIN names n ON {c} = n.value""").fetchall()
+                SELECT DISTINCT n.needle_kind FROM {ref} t JOIN needles n ON contains({c}, n.needle)
+                UNION SELECT 'name' FROM {ref} t JOIN names n ON {c} = n.name_value""").fetchall()
             hits += [Hit(f"{path.name}:{schema}.{table}.{column}", k) for (k,) in found]
     finally:
         con.close()
