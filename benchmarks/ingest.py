@@ -75,7 +75,7 @@ def main() -> None:
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="mira-bench-"))
     landing = work / "landing"
-    per_day = max(1, round(args.movements / (args.tenants * args.days * 0.78)))
+    per_day = max(1, round(args.movements / (args.tenants * args.days * 0.70)))  # weekends, terminated tenant
     t0 = time.perf_counter()
     if landing.exists():
         shutil.rmtree(landing)
