@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 FLOOR = """
 import duckdb, sys, glob
 con = duckdb.connect(sys.argv[1], config={"memory_limit": sys.argv[3], "threads": 2})
+con.execute("SET enable_progress_bar = false")
 for entity in ("tenants", "users", "materials", "locations", "projects", "movements"):
     files = sorted(glob.glob(f"{sys.argv[2]}/*/{entity}/*.csv"))
     con.execute(f"CREATE TABLE {entity} AS SELECT * FROM read_csv(?, header=true)", [files])

@@ -40,6 +40,7 @@ def connect(path: Path | None = None, read_only: bool = False, settings: Setting
     if read_only and not path.exists():
         raise WarehouseMissing(f"{path.name} does not exist yet under {settings.home}: run `mira run` first")
     con = duckdb.connect(str(path), read_only=read_only, config=_config(settings, read_only))
+    con.execute("SET enable_progress_bar = false")  # the CLI draws its own; DuckDB's would garble stdout
     try:
         yield con
     finally:
