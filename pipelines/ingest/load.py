@@ -18,7 +18,7 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
-from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, load_contract, q
+from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_contract, q
 from pipelines.ingest.discover import LandingFile, discover
 from pipelines.ingest.readers import FileRejected, read_into
 from pipelines.privacy.vault import pseudonym, tenant_keys, vault_ddl
@@ -135,29 +135,32 @@ def _payload(contract: Contract) -> str:
     return f"json_object({', '.join(parts)})"
 
 
-def _pseudonymise(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
-    """Add _pseudo_<field> for identifier fields; HMAC computed per distinct (tenant, id)."""
+def _pseudonym_joins(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> tuple[str, str]:
+    """SELECT columns and joins that add _pseudo_<field> for identifier fields.
+
+    The HMAC is computed in Python once per distinct (tenant, id), a few hundred values, and
+    joined in SQL; row data never passes through Python.
+    """
     idents = [f.name for f in contract.fields if f.pii == "identifier"]
     if not idents:
-        return stage
+        return "", ""
     pairs = con.execute(
         " UNION ".join(f"SELECT DISTINCT _folder_tenant, {q(n)} FROM {stage} WHERE {q(n)} IS NOT NULL"
                        for n in idents)
     ).fetchall()
-    mapping = pa.table({
-        "tenant": [t for t, _ in pairs],
-        "value": [v for _, v in pairs],
-        "pseudonym": [pseudonym(keys[t], v) for t, v in pairs],
-    })
-    con.register("_pseudo_map", mapping)
-    joins, cols = [], []
-    for i, n in enumerate(idents):
-        joins.append(f"LEFT JOIN _pseudo_map m{i} ON m{i}.tenant = s._folder_tenant AND m{i}.value = s.{q(n)}")
-        cols.append(f"m{i}.pseudonym AS _pseudo_{n}")
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage}_p AS SELECT s.*, {', '.join(cols)} FROM {stage} s "
-                + " ".join(joins))
-    con.unregister("_pseudo_map")
-    return f"{stage}_p"
+    con.execute("CREATE OR REPLACE TEMP TABLE _pseudo_map (tenant VARCHAR, value VARCHAR, pseudonym VARCHAR)")
+    if pairs:
+        con.register("_pseudo_arrow", pa.table({
+            "tenant": [t for t, _ in pairs],
+            "value": [v for _, v in pairs],
+            "pseudonym": [pseudonym(keys[t], v) for t, v in pairs],
+        }))
+        con.execute("INSERT INTO _pseudo_map SELECT * FROM _pseudo_arrow")
+        con.unregister("_pseudo_arrow")
+    joins = " ".join(f"LEFT JOIN _pseudo_map m{i} ON m{i}.tenant = s._folder_tenant AND m{i}.value = s.{q(n)}"
+                     for i, n in enumerate(idents))
+    cols = "".join(f", m{i}.pseudonym AS _pseudo_{n}" for i, n in enumerate(idents))
+    return cols, joins
 
 
 def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], run_id: str,
@@ -192,25 +195,34 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
         for f, _, rej in rejected:
             warn(f"REJECTED {f.rel}: {rej.reason}")
     finally:
-        for t in (stage, f"{stage}_p", f"{stage}_checked"):
+        for t in (stage, f"{stage}_checked"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id: str,
                      report: IngestReport, log: Log, keys: dict[str, bytes]) -> None:
     entity = contract.entity
-    src = _pseudonymise(con, contract, stage, keys)
-    key = ", ".join(q(k) for k in contract.key)
+    key = ", ".join(f"c.{q(k)}" for k in contract.key)
     uniq = contract.unique_rule
     checked = f"{stage}_checked"
+    pseudo_cols, pseudo_joins = _pseudonym_joins(con, contract, stage, keys)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {checked} AS
-        WITH ruled AS (SELECT *, {_case_rule(contract)} AS _rule FROM {src})
-        SELECT * REPLACE (
-            CASE WHEN _rule IS NULL AND row_number() OVER (
-                     PARTITION BY _file_no, {key}, _rule IS NULL ORDER BY _row) > 1
-                 THEN '{uniq.id}' ELSE _rule END AS _rule)
-        FROM ruled""")
+        SELECT s.*{pseudo_cols}, {_case_rule(contract)} AS _rule FROM {stage} s {pseudo_joins}""")
+    # Keys seen more than once among valid rows (usually none): only their rows are ranked.
+    # The first occurrence in a file wins within the file (later ones are quarantined); across
+    # files of the batch, the last file (name order) wins and earlier ones are superseded.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _ranked AS
+        WITH multi AS (SELECT {key} FROM {checked} c WHERE _rule IS NULL GROUP BY ALL HAVING count(*) > 1)
+        SELECT c._file_no, c._row,
+               row_number() OVER (PARTITION BY c._file_no, {key} ORDER BY c._row) AS in_file,
+               c._file_no < max(c._file_no) OVER (PARTITION BY {key}) AS superseded
+        FROM {checked} c SEMI JOIN multi USING ({", ".join(q(k) for k in contract.key)})
+        WHERE c._rule IS NULL""")
+    con.execute(f"""
+        UPDATE {checked} SET _rule = '{uniq.id}'
+        FROM _ranked r WHERE r.in_file > 1 AND {checked}._file_no = r._file_no AND {checked}._row = r._row""")
     files = pa.table({"_file_no": list(readable), "_path": [readable[i][0].rel for i in readable]})
     con.register("_files", files)
     rules = [(r.id, r.reason) for r in contract.rules()] + [(uniq.id, uniq.reason)]
@@ -224,25 +236,23 @@ def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id
         wcols = contract.warehouse_columns
         names = [n for n, _, _ in wcols]
         exprs = ", ".join(f"CAST({e} AS {t}) AS {q(n)}" for n, t, e in wcols)
-        hash_expr = "CAST(hash(" + ", ".join(q(n) for n in names) + ") AS VARCHAR)"
+        hashed = "CAST(hash(" + ", ".join(q(n) for n in names) + ") AS VARCHAR)"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP VIEW _src AS
+            SELECT * EXCLUDE (_source_run), {hashed} AS _row_hash, _source_run AS _run_id, now() AS _loaded_at
+            FROM (SELECT {exprs}, f._path AS _source_file, c._row AS _source_row, {_lit(run_id)} AS _source_run
+                  FROM {checked} c JOIN _files f USING (_file_no)
+                  ANTI JOIN (SELECT _file_no, _row FROM _ranked WHERE superseded) x USING (_file_no, _row)
+                  WHERE c._rule IS NULL)""")
         wkey = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in contract.warehouse_key)
-        wkey_cols = ", ".join(q(k) for k in contract.warehouse_key)
-        # Later files of the batch (name order) win over earlier ones for the same key.
-        con.execute(f"""
-            CREATE OR REPLACE TEMP VIEW _merge_src AS
-            SELECT *, {hash_expr} AS _row_hash_new FROM (
-                SELECT {exprs}, f._path AS _source_file, c._row AS _source_row
-                FROM {checked} c JOIN _files f USING (_file_no)
-                WHERE c._rule IS NULL
-                QUALIFY row_number() OVER (PARTITION BY {wkey_cols} ORDER BY c._file_no DESC, c._row DESC) = 1)""")
-        select_cols = ", ".join([q(n) for n in names] + ["_source_file", "_source_row", "_row_hash_new AS _row_hash",
-                                                         "? AS _run_id", "now() AS _loaded_at"])
-        con.execute(f"""
-            MERGE INTO raw.{entity} AS t
-            USING (SELECT {select_cols} FROM _merge_src) AS s
-            ON {wkey}
-            WHEN MATCHED AND t._row_hash IS DISTINCT FROM s._row_hash THEN UPDATE
-            WHEN NOT MATCHED THEN INSERT""", [run_id])
+        overlap = con.execute(f"SELECT EXISTS (SELECT 1 FROM raw.{entity} t SEMI JOIN _src s ON {wkey})").fetchone()[0]
+        if overlap:
+            con.execute(f"""
+                MERGE INTO raw.{entity} AS t USING _src AS s ON {wkey}
+                WHEN MATCHED AND t._row_hash IS DISTINCT FROM s._row_hash THEN UPDATE
+                WHEN NOT MATCHED THEN INSERT""")
+        else:  # all keys new (the usual case for movements): a plain append
+            con.execute(f"INSERT INTO raw.{entity} SELECT * FROM _src")
         if entity == "users":
             _store_identities(con, checked)
         counts = {i: (r, l, qn) for i, r, l, qn in con.execute(f"""
@@ -253,7 +263,9 @@ def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id
     finally:
         con.unregister("_files")
         con.unregister("_rules")
-        con.execute("DROP VIEW IF EXISTS _merge_src")
+        con.execute("DROP VIEW IF EXISTS _src")
+        for t in ("_ranked", "_pseudo_map"):
+            con.execute(f"DROP TABLE IF EXISTS {t}")
     for i, (f, digest, rows) in readable.items():
         read, loaded, quarantined = counts.get(i, (0, 0, 0))
         if read != rows or read != loaded + quarantined:  # reconciliation is an invariant, not a hope
