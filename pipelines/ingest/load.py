@@ -7,7 +7,6 @@ touches only file names, distinct user ids (for the HMAC) and counts.
 """
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -166,8 +165,7 @@ def _pseudonym_joins(con, contract: Contract, stage: str, keys: dict[str, bytes]
 def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], run_id: str,
                  report: IngestReport, log: Log, warn: Log, keys: dict[str, bytes]) -> None:
     """Read, check and merge a group of files of one entity in a single transaction."""
-    entity = contract.entity
-    stage = f"stage_{entity}"
+    stage = f"stage_{contract.entity}"
     text_cols = ", ".join(f"{q(n)} VARCHAR" for n in contract.field_names)
     # Files are read into a temp table first, each in its own statement, so a file that fails
     # to parse aborts nothing else; only then one transaction writes rows, quarantine and manifest.
@@ -181,13 +179,16 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
                 readable[i] = (f, digest, read_into(con, stage, f, contract, i))
             except FileRejected as rej:
                 rejected.append((f, digest, rej))
+        checked = _check(con, contract, stage, keys) if readable else None
+        if checked and contract.entity == "users":
+            _write_identities(con, checked)
         con.execute("BEGIN TRANSACTION")
         try:
             for f, digest, rej in rejected:
                 report.files.append(_reject(con, run_id, f, digest, rej.rule, rej.reason))
                 report.quarantined_by_rule[rej.rule] += 1
-            if readable:
-                _check_and_merge(con, contract, stage, readable, run_id, report, log, keys)
+            if checked:
+                _write(con, contract, checked, readable, run_id, report, log)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -195,13 +196,12 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
         for f, _, rej in rejected:
             warn(f"REJECTED {f.rel}: {rej.reason}")
     finally:
-        for t in (stage, f"{stage}_checked"):
+        for t in (stage, f"{stage}_checked", "_ranked", "_pseudo_map"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
-def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id: str,
-                     report: IngestReport, log: Log, keys: dict[str, bytes]) -> None:
-    entity = contract.entity
+def _check(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
+    """Temp table <stage>_checked: every staged row with its pseudonyms and first broken rule."""
     key = ", ".join(f"c.{q(k)}" for k in contract.key)
     uniq = contract.unique_rule
     checked = f"{stage}_checked"
@@ -223,6 +223,14 @@ def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id
     con.execute(f"""
         UPDATE {checked} SET _rule = '{uniq.id}'
         FROM _ranked r WHERE r.in_file > 1 AND {checked}._file_no = r._file_no AND {checked}._row = r._row""")
+    return checked
+
+
+def _write(con, contract: Contract, checked: str, readable: dict, run_id: str, report: IngestReport,
+           log: Log) -> None:
+    """Quarantine, MERGE and manifest of one batch; the caller holds the transaction."""
+    entity = contract.entity
+    uniq = contract.unique_rule
     files = pa.table({"_file_no": list(readable), "_path": [readable[i][0].rel for i in readable]})
     con.register("_files", files)
     rules = [(r.id, r.reason) for r in contract.rules()] + [(uniq.id, uniq.reason)]
@@ -253,8 +261,6 @@ def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id
                 WHEN NOT MATCHED THEN INSERT""")
         else:  # all keys new (the usual case for movements): a plain append
             con.execute(f"INSERT INTO raw.{entity} SELECT * FROM _src")
-        if entity == "users":
-            _store_identities(con, checked)
         counts = {i: (r, l, qn) for i, r, l, qn in con.execute(f"""
             SELECT _file_no, count(*), count(*) FILTER (_rule IS NULL), count(*) FILTER (_rule IS NOT NULL)
             FROM {checked} GROUP BY _file_no""").fetchall()}
@@ -264,8 +270,7 @@ def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id
         con.unregister("_files")
         con.unregister("_rules")
         con.execute("DROP VIEW IF EXISTS _src")
-        for t in ("_ranked", "_pseudo_map"):
-            con.execute(f"DROP TABLE IF EXISTS {t}")
+
     for i, (f, digest, rows) in readable.items():
         read, loaded, quarantined = counts.get(i, (0, 0, 0))
         if read != rows or read != loaded + quarantined:  # reconciliation is an invariant, not a hope
@@ -276,26 +281,25 @@ def _check_and_merge(con, contract: Contract, stage: str, readable: dict, run_id
         log(f"loaded {f.rel}: {read} rows read, {loaded} loaded, {quarantined} quarantined")
 
 
-def _store_identities(con, checked: str) -> None:
-    """Names and emails go to the vault, nowhere else; staged now, written after commit."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _identities AS
-        SELECT _folder_tenant AS tenant_id, user_id, _pseudo_user_id AS user_pseudonym,
-               first_name, last_name, email
-        FROM {checked} WHERE _rule IS NULL
-        QUALIFY row_number() OVER (PARTITION BY tenant_id, user_id ORDER BY _file_no DESC, _row DESC) = 1""")
+def _write_identities(con, checked: str) -> None:
+    """Names and emails go to the vault, nowhere else.
 
-
-def _flush_identities(con) -> None:
-    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = '_identities' AND temporary").fetchone()[0]
-    if not exists:
-        return
+    Written before the warehouse transaction: if that one then fails, the vault holds identities
+    of rows that will be loaded on the next run (idempotent); the reverse order could leave
+    pseudonyms in the warehouse whose identities were lost.
+    """
     con.execute("BEGIN TRANSACTION")
-    con.execute("""
-        INSERT OR REPLACE INTO vault.identities (tenant_id, user_id, user_pseudonym, first_name, last_name, email, updated_at)
-        SELECT tenant_id, user_id, user_pseudonym, first_name, last_name, email, now() FROM _identities""")
-    con.execute("COMMIT")
-    con.execute("DROP TABLE _identities")
+    try:
+        con.execute(f"""
+            INSERT OR REPLACE INTO vault.identities
+                (tenant_id, user_id, user_pseudonym, first_name, last_name, email, updated_at)
+            SELECT _folder_tenant, user_id, _pseudo_user_id, first_name, last_name, email, now()
+            FROM {checked} WHERE _rule IS NULL
+            QUALIFY row_number() OVER (PARTITION BY _folder_tenant, user_id ORDER BY _file_no DESC, _row DESC) = 1""")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _batches(files: list[tuple[LandingFile, str]]) -> list[list[tuple[LandingFile, str]]]:
@@ -367,7 +371,6 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
             contract = load_contract(entity)
             for batch in _batches(pending[entity]):
                 _apply_batch(con, contract, batch, run_id, report, log, warn, keys)
-                _flush_identities(con)
                 done += len(batch)
                 if progress:
                     progress(done, total)
@@ -375,12 +378,3 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
                     [run_id, started, report.files_seen, sum(1 for f in report.files if f.status == "loaded"),
                      report.rows_loaded, report.rows_quarantined])
     return report
-
-
-def summary_rows(report: IngestReport) -> list[dict]:
-    return [dict(rule_id=r, rows=n) for r, n in sorted(report.quarantined_by_rule.items())]
-
-
-def to_json(report: IngestReport) -> str:
-    return json.dumps({"run_id": report.run_id, "files": [f.__dict__ for f in report.files],
-                       "quarantined_by_rule": dict(report.quarantined_by_rule)}, indent=2)

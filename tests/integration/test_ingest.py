@@ -185,6 +185,7 @@ def test_hidden_files_wait_until_renamed(mira_home, landing):
 
 def test_failed_batch_leaves_nothing_half_written(mira_home, landing, monkeypatch):
     write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [movement("M1"), movement("M2", quantity="x")])
+    write_csv(landing / "acme/users/u.csv", USER_FIELDS, [user("u-7f3c2a")])
     import pipelines.ingest.load as load
 
     def boom(*a, **k):
@@ -195,6 +196,11 @@ def test_failed_batch_leaves_nothing_half_written(mira_home, landing, monkeypatc
         with pytest.raises(RuntimeError):
             ingest()
     assert q(mira_home, "SELECT count(*) FROM raw.movements") == [(0,)]
+    assert q(mira_home, "SELECT count(*) FROM raw.users") == [(0,)]
     assert q(mira_home, "SELECT count(*) FROM quarantine.rows") == [(0,)]
+    # identities are written before the warehouse, so a failure never strands a pseudonym
+    vault = duckdb.connect(str(mira_home / "vault.duckdb"), read_only=True)
+    assert vault.execute("SELECT count(*) FROM identities").fetchone()[0] == 1
+    vault.close()
     report = ingest()
-    assert report.rows_loaded == 1 and report.rows_quarantined == 1
+    assert report.rows_loaded == 2 and report.rows_quarantined == 1

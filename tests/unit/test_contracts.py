@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-import yaml
 
 from pipelines.contracts import ENTITIES, ContractError, _parse, load_contracts, markdown_table
 
