@@ -170,13 +170,14 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
     # Files are read into a temp table first, each in its own statement, so a file that fails
     # to parse aborts nothing else; only then one transaction writes rows, quarantine and manifest.
     con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, _row BIGINT, "
-                f"_folder_tenant VARCHAR, {text_cols})")
+                f"_folder_tenant VARCHAR, {text_cols}, _rule VARCHAR)")
+    rule_sql = _case_rule(contract)
     readable: dict[int, tuple[LandingFile, str, int]] = {}
     rejected: list[tuple[LandingFile, str, FileRejected]] = []
     try:
         for i, (f, digest) in enumerate(batch):
             try:
-                readable[i] = (f, digest, read_into(con, stage, f, contract, i))
+                readable[i] = (f, digest, read_into(con, stage, f, contract, i, rule_sql))
             except FileRejected as rej:
                 rejected.append((f, digest, rej))
         checked = _check(con, contract, stage, keys) if readable else None
@@ -196,33 +197,35 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
         for f, _, rej in rejected:
             warn(f"REJECTED {f.rel}: {rej.reason}")
     finally:
-        for t in (stage, f"{stage}_checked", "_ranked", "_pseudo_map"):
+        con.execute(f"DROP VIEW IF EXISTS {stage}_checked")
+        for t in (stage, "_ranked", "_pseudo_map"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
 def _check(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
-    """Temp table <stage>_checked: every staged row with its pseudonyms and first broken rule."""
+    """Finish the row rules on the staged rows and return a view of them with pseudonyms.
+
+    The contract's row rules were evaluated while reading (stage._rule); what is left is the
+    key rule, which needs the whole file. Only keys seen more than once among valid rows
+    (usually none) are ranked: the first occurrence in a file wins within the file (later ones
+    are quarantined); across files of the batch, the last file (name order) wins and the
+    earlier rows are superseded (loaded, then replaced).
+    """
     key = ", ".join(f"c.{q(k)}" for k in contract.key)
-    uniq = contract.unique_rule
-    checked = f"{stage}_checked"
-    pseudo_cols, pseudo_joins = _pseudonym_joins(con, contract, stage, keys)
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {checked} AS
-        SELECT s.*{pseudo_cols}, {_case_rule(contract)} AS _rule FROM {stage} s {pseudo_joins}""")
-    # Keys seen more than once among valid rows (usually none): only their rows are ranked.
-    # The first occurrence in a file wins within the file (later ones are quarantined); across
-    # files of the batch, the last file (name order) wins and earlier ones are superseded.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ranked AS
-        WITH multi AS (SELECT {key} FROM {checked} c WHERE _rule IS NULL GROUP BY ALL HAVING count(*) > 1)
+        WITH multi AS (SELECT {key} FROM {stage} c WHERE _rule IS NULL GROUP BY ALL HAVING count(*) > 1)
         SELECT c._file_no, c._row,
                row_number() OVER (PARTITION BY c._file_no, {key} ORDER BY c._row) AS in_file,
                c._file_no < max(c._file_no) OVER (PARTITION BY {key}) AS superseded
-        FROM {checked} c SEMI JOIN multi USING ({", ".join(q(k) for k in contract.key)})
+        FROM {stage} c SEMI JOIN multi USING ({", ".join(q(k) for k in contract.key)})
         WHERE c._rule IS NULL""")
     con.execute(f"""
-        UPDATE {checked} SET _rule = '{uniq.id}'
-        FROM _ranked r WHERE r.in_file > 1 AND {checked}._file_no = r._file_no AND {checked}._row = r._row""")
+        UPDATE {stage} SET _rule = '{contract.unique_rule.id}'
+        FROM _ranked r WHERE r.in_file > 1 AND {stage}._file_no = r._file_no AND {stage}._row = r._row""")
+    pseudo_cols, pseudo_joins = _pseudonym_joins(con, contract, stage, keys)
+    checked = f"{stage}_checked"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {checked} AS SELECT s.*{pseudo_cols} FROM {stage} s {pseudo_joins}")
     return checked
 
 
@@ -245,12 +248,15 @@ def _write(con, contract: Contract, checked: str, readable: dict, run_id: str, r
         names = [n for n, _, _ in wcols]
         exprs = ", ".join(f"CAST({e} AS {t}) AS {q(n)}" for n, t, e in wcols)
         hashed = "CAST(hash(" + ", ".join(q(n) for n in names) + ") AS VARCHAR)"
+        superseded = con.execute("SELECT count(*) FROM _ranked WHERE superseded").fetchone()[0]
+        anti = ("ANTI JOIN (SELECT _file_no, _row FROM _ranked WHERE superseded) x USING (_file_no, _row)"
+                if superseded else "")
         con.execute(f"""
             CREATE OR REPLACE TEMP VIEW _src AS
             SELECT * EXCLUDE (_source_run), {hashed} AS _row_hash, _source_run AS _run_id, now() AS _loaded_at
             FROM (SELECT {exprs}, f._path AS _source_file, c._row AS _source_row, {_lit(run_id)} AS _source_run
                   FROM {checked} c JOIN _files f USING (_file_no)
-                  ANTI JOIN (SELECT _file_no, _row FROM _ranked WHERE superseded) x USING (_file_no, _row)
+                  {anti}
                   WHERE c._rule IS NULL)""")
         wkey = " AND ".join(f"t.{q(k)} = s.{q(k)}" for k in contract.warehouse_key)
         overlap = con.execute(f"SELECT EXISTS (SELECT 1 FROM raw.{entity} t SEMI JOIN _src s ON {wkey})").fetchone()[0]

@@ -82,20 +82,24 @@ def _select_list(columns: list[str], contract: Contract) -> str:
     return ", ".join(parts)
 
 
-def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contract: Contract, file_no: int) -> int:
-    """Append the rows of f to the staging table; return how many. Raises FileRejected."""
+def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contract: Contract, file_no: int,
+              rule_sql: str = "NULL") -> int:
+    """Append the rows of f to the staging table; return how many. Raises FileRejected.
+
+    `rule_sql` (the first broken row rule, over the text columns) is evaluated in the same
+    pass, so the rows are not copied again just to be checked.
+    """
     if f.size == 0:
         raise FileRejected("file.empty", "file is empty")
     prefix = f"SELECT {file_no} AS _file_no, row_number() OVER () AS _row, ? AS _folder_tenant"
-    before = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
     try:
         if f.fmt == "csv":
             columns = _csv_header(f, contract)
             spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
             con.execute(
-                f"INSERT INTO {stage} {prefix}, {_select_list(columns, contract)} FROM read_csv(?, header=true, "
-                f"auto_detect=false, columns={spec}, delim=',', quote='\"', escape='\"', strict_mode=true, "
-                "null_padding=false, parallel=true)",
+                f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
+                f"FROM read_csv(?, header=true, auto_detect=false, columns={spec}, delim=',', quote='\"', "
+                "escape='\"', strict_mode=true, null_padding=false, parallel=true))",
                 [f.tenant_id, str(f.path)],
             )
         elif f.fmt == "jsonl":
@@ -114,7 +118,7 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
             cols = ", ".join(
                 f"NULLIF(json_extract_string(json, '$.\"{n}\"'), '') AS {q(n)}" for n in contract.field_names
             )
-            con.execute(f"INSERT INTO {stage} {prefix}, {cols} FROM read_ndjson_objects(?)",
+            con.execute(f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {cols} FROM read_ndjson_objects(?))",
                         [f.tenant_id, str(f.path)])
         elif f.fmt == "parquet":
             try:
@@ -122,7 +126,8 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
             except duckdb.Error:
                 raise FileRejected("file.malformed", "the file is not a readable Parquet file")
             _check_columns(columns, contract)
-            con.execute(f"INSERT INTO {stage} {prefix}, {_select_list(columns, contract)} FROM read_parquet(?)",
+            con.execute(f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
+                        "FROM read_parquet(?))",
                         [f.tenant_id, str(f.path)])
         else:  # discover() marks these; kept for safety
             raise FileRejected("file.format", "unsupported file format")
@@ -130,7 +135,7 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
         if f.fmt == "csv":
             raise _csv_error(exc) from None
         raise FileRejected("file.malformed", f"the file could not be read as {f.fmt}; nothing of it was loaded") from None
-    rows = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0] - before
+    rows = con.execute(f"SELECT count(*) FROM {stage} WHERE _file_no = ?", [file_no]).fetchone()[0]
     if rows == 0:
         raise FileRejected("file.no_rows", "file has no data rows (header only?)")
     return rows
