@@ -28,7 +28,7 @@ _KNOWN_KEYS = {
     "min_exclusive", "min_exclusive_unless", "nonzero", "pii", "description", "coarsen",
 }
 # Lineage columns every raw.<entity> table carries after the contract's own columns.
-META_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_row_hash", "VARCHAR"),
+META_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_row_hash", "UBIGINT"),
                 ("_run_id", "VARCHAR"), ("_loaded_at", "TIMESTAMPTZ"))
 # ISO 8601 with a mandatory UTC offset (Z, +hh, +hhmm or +hh:mm); Parquet writers give "+00".
 TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"

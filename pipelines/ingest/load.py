@@ -169,15 +169,16 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
     text_cols = ", ".join(f"{q(n)} VARCHAR" for n in contract.field_names)
     # Files are read into a temp table first, each in its own statement, so a file that fails
     # to parse aborts nothing else; only then one transaction writes rows, quarantine and manifest.
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, _row BIGINT, "
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, "
                 f"_folder_tenant VARCHAR, {text_cols}, _rule VARCHAR)")
     rule_sql = _case_rule(contract)
-    readable: dict[int, tuple[LandingFile, str, int]] = {}
+    readable: dict[int, tuple[LandingFile, str, int, int]] = {}   # file_no -> (file, hash, rows, first rowid)
     rejected: list[tuple[LandingFile, str, FileRejected]] = []
     try:
         for i, (f, digest) in enumerate(batch):
             try:
-                readable[i] = (f, digest, read_into(con, stage, f, contract, i, rule_sql))
+                start = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
+                readable[i] = (f, digest, read_into(con, stage, f, contract, i, rule_sql), start)
             except FileRejected as rej:
                 rejected.append((f, digest, rej))
         checked = _check(con, contract, stage, keys) if readable else None
@@ -215,17 +216,18 @@ def _check(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _ranked AS
         WITH multi AS (SELECT {key} FROM {stage} c WHERE _rule IS NULL GROUP BY ALL HAVING count(*) > 1)
-        SELECT c._file_no, c._row,
-               row_number() OVER (PARTITION BY c._file_no, {key} ORDER BY c._row) AS in_file,
+        SELECT c._file_no, c.rowid AS _rowid,
+               row_number() OVER (PARTITION BY c._file_no, {key} ORDER BY c.rowid) AS in_file,
                c._file_no < max(c._file_no) OVER (PARTITION BY {key}) AS superseded
         FROM {stage} c SEMI JOIN multi USING ({", ".join(q(k) for k in contract.key)})
         WHERE c._rule IS NULL""")
     con.execute(f"""
         UPDATE {stage} SET _rule = '{contract.unique_rule.id}'
-        FROM _ranked r WHERE r.in_file > 1 AND {stage}._file_no = r._file_no AND {stage}._row = r._row""")
+        FROM _ranked r WHERE r.in_file > 1 AND {stage}.rowid = r._rowid""")
     pseudo_cols, pseudo_joins = _pseudonym_joins(con, contract, stage, keys)
     checked = f"{stage}_checked"
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {checked} AS SELECT s.*{pseudo_cols} FROM {stage} s {pseudo_joins}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {checked} AS "
+                f"SELECT s.*, s.rowid AS _rowid{pseudo_cols} FROM {stage} s {pseudo_joins}")
     return checked
 
 
@@ -234,27 +236,28 @@ def _write(con, contract: Contract, checked: str, readable: dict, run_id: str, r
     """Quarantine, MERGE and manifest of one batch; the caller holds the transaction."""
     entity = contract.entity
     uniq = contract.unique_rule
-    files = pa.table({"_file_no": list(readable), "_path": [readable[i][0].rel for i in readable]})
+    files = pa.table({"_file_no": list(readable), "_path": [readable[i][0].rel for i in readable],
+                      "_start": [readable[i][3] for i in readable]})
     con.register("_files", files)
     rules = [(r.id, r.reason) for r in contract.rules()] + [(uniq.id, uniq.reason)]
     con.register("_rules", pa.table({"rule_id": [r for r, _ in rules], "reason": [m for _, m in rules]}))
     try:
         con.execute(f"""
             INSERT INTO quarantine.rows
-            SELECT ?, c._folder_tenant, ?, f._path, c._row, c._rule, r.reason, {_payload(contract)}, now()
+            SELECT ?, c._folder_tenant, ?, f._path, c._rowid - f._start + 1, c._rule, r.reason, {_payload(contract)}, now()
             FROM {checked} c JOIN _files f USING (_file_no) JOIN _rules r ON r.rule_id = c._rule
             WHERE c._rule IS NOT NULL""", [run_id, entity])
         wcols = contract.warehouse_columns
         names = [n for n, _, _ in wcols]
         exprs = ", ".join(f"CAST({e} AS {t}) AS {q(n)}" for n, t, e in wcols)
-        hashed = "CAST(hash(" + ", ".join(q(n) for n in names) + ") AS VARCHAR)"
+        hashed = "hash(" + ", ".join(q(n) for n in names) + ")"
         superseded = con.execute("SELECT count(*) FROM _ranked WHERE superseded").fetchone()[0]
-        anti = ("ANTI JOIN (SELECT _file_no, _row FROM _ranked WHERE superseded) x USING (_file_no, _row)"
+        anti = ("ANTI JOIN (SELECT _rowid FROM _ranked WHERE superseded) x USING (_rowid)"
                 if superseded else "")
         con.execute(f"""
             CREATE OR REPLACE TEMP VIEW _src AS
             SELECT * EXCLUDE (_source_run), {hashed} AS _row_hash, _source_run AS _run_id, now() AS _loaded_at
-            FROM (SELECT {exprs}, f._path AS _source_file, c._row AS _source_row, {_lit(run_id)} AS _source_run
+            FROM (SELECT {exprs}, f._path AS _source_file, c._rowid - f._start + 1 AS _source_row, {_lit(run_id)} AS _source_run
                   FROM {checked} c JOIN _files f USING (_file_no)
                   {anti}
                   WHERE c._rule IS NULL)""")
@@ -277,7 +280,7 @@ def _write(con, contract: Contract, checked: str, readable: dict, run_id: str, r
         con.unregister("_rules")
         con.execute("DROP VIEW IF EXISTS _src")
 
-    for i, (f, digest, rows) in readable.items():
+    for i, (f, digest, rows, _) in readable.items():
         read, loaded, quarantined = counts.get(i, (0, 0, 0))
         if read != rows or read != loaded + quarantined:  # reconciliation is an invariant, not a hope
             raise RuntimeError(f"reconciliation failed for {f.rel}: read {rows}, checked {read}")
@@ -301,7 +304,7 @@ def _write_identities(con, checked: str) -> None:
                 (tenant_id, user_id, user_pseudonym, first_name, last_name, email, updated_at)
             SELECT _folder_tenant, user_id, _pseudo_user_id, first_name, last_name, email, now()
             FROM {checked} WHERE _rule IS NULL
-            QUALIFY row_number() OVER (PARTITION BY _folder_tenant, user_id ORDER BY _file_no DESC, _row DESC) = 1""")
+            QUALIFY row_number() OVER (PARTITION BY _folder_tenant, user_id ORDER BY _rowid DESC) = 1""")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

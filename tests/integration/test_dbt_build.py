@@ -24,7 +24,7 @@ PERSONAL_COLUMN = re.compile(r"(first|last)_?name|e_?mail|user_?id", re.IGNORECA
 RAW_TABLES = {"tenants", "users", "materials", "locations", "projects", "movements"}
 
 LINEAGE_COLUMNS = """,
-    _source_file VARCHAR, _source_row BIGINT, _row_hash VARCHAR, _run_id VARCHAR,
+    _source_file VARCHAR, _source_row BIGINT, _row_hash UBIGINT, _run_id VARCHAR,
     _loaded_at TIMESTAMPTZ DEFAULT now()"""
 
 P1, P2 = "a" * 64, "b" * 64  # user pseudonyms (64 hex characters)

@@ -204,3 +204,18 @@ def test_failed_batch_leaves_nothing_half_written(mira_home, landing, monkeypatc
     vault.close()
     report = ingest()
     assert report.rows_loaded == 2 and report.rows_quarantined == 1
+
+
+def test_row_numbers_count_within_each_file_of_a_batch(mira_home, landing):
+    write_csv(landing / "acme/movements/a.csv", MOVEMENT_FIELDS, [movement(f"A{i}") for i in range(5)]
+              + [movement("A-bad", quantity="x")])
+    write_csv(landing / "acme/movements/b.csv", MOVEMENT_FIELDS, [movement("B0"), movement("B-bad", unit="stuks")]
+              + [movement(f"B{i}") for i in range(1, 4)] + [movement("B0")])
+    ingest()
+    assert q(mira_home, "SELECT file_path, row_number, rule_id FROM quarantine.rows ORDER BY 1, 2") == [
+        ("acme/movements/a.csv", 6, "movements.quantity.type"),
+        ("acme/movements/b.csv", 2, "movements.unit.allowed"),
+        ("acme/movements/b.csv", 6, "movements.movement_id.unique"),
+    ]
+    assert q(mira_home, "SELECT _source_file, _source_row FROM raw.movements WHERE movement_id = 'B3'") == [
+        ("acme/movements/b.csv", 5)]

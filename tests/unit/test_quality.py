@@ -23,7 +23,7 @@ def _pseudo(i: int) -> str:
 
 def _meta(n: int) -> dict:
     return {"_source_file": ["t1/x.csv"] * n, "_source_row": list(range(1, n + 1)),
-            "_row_hash": [f"h{i}" for i in range(n)], "_run_id": ["run-1"] * n, "_loaded_at": [NOW] * n}
+            "_row_hash": list(range(n)), "_run_id": ["run-1"] * n, "_loaded_at": [NOW] * n}
 
 
 def movements_frame() -> pd.DataFrame:
@@ -163,7 +163,7 @@ def test_frames_typed_by_duckdb_validate(entity, tmp_path):
     """The real input: rows read back from a raw.<entity> table with the warehouse's SQL types."""
     c = load_contract(entity)
     cols = [f"{q(n)} {t}" for n, t, _ in c.warehouse_columns] + [
-        "_source_file VARCHAR", "_source_row BIGINT", "_row_hash VARCHAR", "_run_id VARCHAR",
+        "_source_file VARCHAR", "_source_row BIGINT", "_row_hash UBIGINT", "_run_id VARCHAR",
         "_loaded_at TIMESTAMPTZ"]
     con = duckdb.connect()
     try:
