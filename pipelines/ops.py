@@ -1,7 +1,13 @@
 """Jobs, schedules and sensors: how the assets run without anyone pressing a button."""
 from __future__ import annotations
 
-from dagster import AssetSelection, ScheduleDefinition, define_asset_job, in_process_executor
+from dagster import (
+    AssetSelection,
+    DefaultScheduleStatus,
+    ScheduleDefinition,
+    define_asset_job,
+    in_process_executor,
+)
 
 from pipelines.ingest.assets import make_landing_sensor
 
@@ -17,6 +23,6 @@ landing_sensor = make_landing_sensor(full_build)
 
 nightly_build = ScheduleDefinition(
     name="nightly_full_build", job=full_build, cron_schedule="0 2 * * *",
-    execution_timezone="Europe/Brussels",
+    execution_timezone="Europe/Brussels", default_status=DefaultScheduleStatus.RUNNING,
     description="Nightly build, so marts roll over to a new day even without new files.",
 )

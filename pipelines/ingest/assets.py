@@ -11,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
+    DefaultSensorStatus,
     MaterializeResult,
     RunRequest,
     SensorEvaluationContext,
@@ -111,7 +112,7 @@ def landing_fingerprint() -> str:
 
 
 def make_landing_sensor(job):
-    @sensor(job=job, minimum_interval_seconds=30,
+    @sensor(job=job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
             description="Starts a build when files appear or change in the landing folder.")
     def landing_sensor(context: SensorEvaluationContext):
         fp = landing_fingerprint()

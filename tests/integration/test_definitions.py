@@ -37,3 +37,12 @@ def test_sensor_fires_on_new_files_only(mira_home, landing):
     (landing / "acme/movements/b.csv").write_text("y\n")
     third = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor))
     assert len(third.run_requests) == 1
+
+
+def test_sensor_and_schedule_run_without_anyone_switching_them_on():
+    from dagster import DefaultScheduleStatus, DefaultSensorStatus
+
+    from pipelines.definitions import defs
+
+    assert defs.get_sensor_def("landing_sensor").default_status == DefaultSensorStatus.RUNNING
+    assert defs.get_schedule_def("nightly_full_build").default_status == DefaultScheduleStatus.RUNNING
