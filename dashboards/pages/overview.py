@@ -22,7 +22,7 @@ if monthly.empty:
     st.info("No consumption yet: issues and scrap movements appear here once ingested.")
 else:
     chart = alt.Chart(monthly).mark_bar().encode(
-        x=alt.X("yearmonth(month):T", title="month"),
+        x=alt.X("yearmonth(month):O", title="month"),
         y=alt.Y("value:Q", title="value at cost"),
         tooltip=[alt.Tooltip("yearmonth(month):T", title="month"), alt.Tooltip("value:Q", format=",.2f")],
     )
