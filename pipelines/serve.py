@@ -30,8 +30,16 @@ def commands(dagster_port: int, streamlit_port: int) -> list[list[str]]:
     ]
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def serve(dagster_port: int, streamlit_port: int, echo: Callable[[str], None] = print) -> None:
     prepare_dagster_home()
+    # Ctrl-C, and also `kill` (SIGTERM) or SIGINT where a shell started us with it ignored:
+    # every way of stopping stops the three children too.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     procs = [subprocess.Popen(cmd, cwd=REPO_ROOT) for cmd in commands(dagster_port, streamlit_port)]
     echo(f"Dagster UI:  http://127.0.0.1:{dagster_port}")
     echo(f"Dashboards:  http://127.0.0.1:{streamlit_port}")

@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import psutil
+import pytest
 
 
 def free_port() -> int:
@@ -25,7 +26,8 @@ def ok(url: str) -> bool:
         return False
 
 
-def test_serve_starts_both_and_ctrl_c_stops_everything(mira_home):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_starts_both_and_ctrl_c_stops_everything(mira_home, stop):
     dport, sport = free_port(), free_port()
     proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve", "--dagster-port", str(dport),
                              "--streamlit-port", str(sport)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -41,7 +43,7 @@ def test_serve_starts_both_and_ctrl_c_stops_everything(mira_home):
         assert up, "Dagster UI and Streamlit did not both answer within 120 s"
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 3
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         output, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, output
         assert f"http://127.0.0.1:{dport}" in output and f"http://127.0.0.1:{sport}" in output
