@@ -12,3 +12,13 @@
 {% macro type_amount() -%}
     {{ return(dbt.type_numeric()) }}
 {%- endmacro %}
+
+{# Instants (load and build times) in marts. There is no dbt cross-database macro for a
+   time-zone-aware timestamp; the SQL standard spelling works on DuckDB and Postgres. #}
+{% macro type_timestamp_tz() -%}
+    {{ return(adapter.dispatch('type_timestamp_tz', 'mira')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamp_tz() -%}
+    timestamp with time zone
+{%- endmacro %}

@@ -59,7 +59,7 @@ INSERT INTO raw.materials (material_id, tenant_id, sku, name, category, kind, un
     ('M2', 't1', 'DRL-18V', 'Cordless drill', 'power tools', 'tool', 'pcs', 40, 1, 1, 10),
     ('M1', 't2', 'GLV-L', 'Gloves L', 'safety', 'consumable', 'pcs', 10, 10, 50, 3);
 INSERT INTO raw.locations (location_id, tenant_id, name, kind) VALUES
-    ('L1', 't1', 'Main store', 'store'), ('L2', 't1', 'Van 1', 'van'), ('L1', 't2', 'Store', 'store');
+    ('L1', 't1', 'Main store', 'warehouse'), ('L2', 't1', 'Van 1', 'van'), ('L1', 't2', 'Store', 'warehouse');
 INSERT INTO raw.projects (project_id, tenant_id, name, cost_centre, status, started_at, ended_at) VALUES
     ('P1', 't1', 'School roof', 'CC-10', 'active', '2026-01-10', NULL),
     ('P2', 't1', 'Office fit-out', 'CC-20', 'active', '2026-02-01', NULL),
