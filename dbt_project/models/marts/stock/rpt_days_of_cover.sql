@@ -1,0 +1,101 @@
+{#
+  How long current stock lasts at the recent rate of use, per material and location.
+
+  Use (demand on a location) = what left it to be used or to restock another place:
+  issues + scrap + transfers out - returns. Receipts, transfers in, checkins and count
+  corrections replenish or correct stock; tool checkouts come back, so they are not use.
+  A warehouse that feeds vans is drained by transfers, so they count as its use.
+
+  The rate is averaged over the last N days up to the tenant's as-of date (var
+  mira_use_window_days), but never over days before the material first moved at that
+  location: a van stocked last week is not diluted by 80 days it did not carry the material.
+#}
+{%- set window_days = reports_use_window_days() %}
+{%- set horizon_days = var('mira_cover_horizon_days', 3650) | int %}
+
+with as_of as (
+    {{ reports_as_of_dates() }}
+),
+
+current_levels as (
+    select tenant_id, material_id, location_id, quantity_on_hand
+    from {{ ref('fct_stock_levels_daily') }}
+    where valid_to is null
+),
+
+movements as (
+    select mv.*, as_of.as_of_date
+    from {{ ref('fct_stock_movements') }} as mv
+    inner join as_of on as_of.tenant_id = mv.tenant_id
+),
+
+first_seen as (
+    select tenant_id, material_id, location_id, min(movement_date) as first_movement_date
+    from movements
+    group by tenant_id, material_id, location_id
+),
+
+recent_use as (
+    -- out legs are negative, a return's in leg positive: minus the sum is net use
+    select tenant_id, material_id, location_id, -sum(quantity_delta) as used_quantity
+    from movements
+    where (movement_type in ('issue', 'scrap', 'return')
+           or (movement_type = 'transfer' and leg = 'out'))
+      and {{ reports_in_window('movement_date', 'as_of_date', window_days) }}
+    group by tenant_id, material_id, location_id
+),
+
+observed as (
+    select
+        lvl.tenant_id,
+        lvl.material_id,
+        lvl.location_id,
+        as_of.as_of_date,
+        lvl.quantity_on_hand,
+        coalesce(ru.used_quantity, 0) as used_quantity,
+        {{ reports_clamp(
+            reports_days_between('fs.first_movement_date', 'as_of.as_of_date') ~ ' + 1',
+            high=window_days) }} as observed_days   -- first_seen always has the row: it moved
+    from current_levels as lvl
+    inner join as_of on as_of.tenant_id = lvl.tenant_id
+    left join first_seen as fs
+        on  fs.tenant_id = lvl.tenant_id
+        and fs.material_id = lvl.material_id
+        and fs.location_id = lvl.location_id
+    left join recent_use as ru
+        on  ru.tenant_id = lvl.tenant_id
+        and ru.material_id = lvl.material_id
+        and ru.location_id = lvl.location_id
+),
+
+covered as (
+    select
+        observed.*,
+        {{ dbt.cast('used_quantity', type_amount()) }} / observed_days as avg_daily_use,
+        -- on hand / (used / days), written as one division so a whole number of days stays
+        -- whole (its ceiling must not tip over to the next day through rounding)
+        case
+            when used_quantity <= 0 then null          -- no net use: stock does not run out
+            when quantity_on_hand <= 0 then 0          -- already out
+            else {{ dbt.cast('quantity_on_hand * observed_days', type_amount()) }} / used_quantity
+        end as days_of_cover
+    from observed
+)
+
+select
+    {{ dbt.cast('tenant_id', dbt.type_string()) }}        as tenant_id,
+    {{ dbt.cast('material_id', dbt.type_string()) }}      as material_id,
+    {{ dbt.cast('location_id', dbt.type_string()) }}      as location_id,
+    {{ dbt.cast('as_of_date', 'date') }}                  as as_of_date,
+    {{ dbt.cast('quantity_on_hand', type_amount()) }}     as quantity_on_hand,
+    {{ dbt.cast('used_quantity', type_amount()) }}        as used_quantity,
+    {{ dbt.cast('observed_days', dbt.type_int()) }}       as observed_days,
+    {{ dbt.cast('avg_daily_use', type_amount()) }}        as avg_daily_use,
+    {{ dbt.cast('days_of_cover', type_amount()) }}        as days_of_cover,
+    -- stock hits zero during the day days_of_cover ends in, hence the ceiling; beyond the
+    -- horizon a date would be a guess dressed up as a forecast
+    {{ dbt.cast(
+        'case when days_of_cover <= ' ~ horizon_days ~ ' then '
+        ~ dbt.dateadd('day', 'ceiling(days_of_cover)', 'as_of_date') ~ ' end',
+        'date') }}                                        as predicted_stockout_date
+from covered
