@@ -160,6 +160,60 @@ def sql(
         raise UserError(str(exc))
 
 
+def _plain(text: str) -> None:
+    """Paths and names printed as they are: no markup, no colouring, no wrapping at 80 columns."""
+    out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def export(
+    to: Path = typer.Option(..., "--to", help="Folder to write <table>.parquet files into (created if missing)."),
+    warehouse: bool = typer.Option(False, "--warehouse", help="Read the warehouse instead of the analyst snapshot."),
+) -> None:
+    """Write every mart as Parquet (from the published analyst snapshot by default)."""
+    from pipelines.export import ExportError, export_marts
+
+    with _progress() as bar:
+        task = bar.add_task("exporting marts", total=None)
+
+        def on_start(source: Path, n: int) -> None:
+            bar.update(task, description=f"exporting marts from {source.name}", total=n)
+
+        def on_table(table: str, rows: int) -> None:
+            bar.advance(task)
+
+        try:
+            rows = export_marts(to, warehouse=warehouse, on_start=on_start, on_table=on_table)
+        except ExportError as exc:
+            raise UserError(str(exc))
+    for table, n in rows.items():
+        _plain(f"  {table}.parquet: {n} rows")
+    _plain(f"wrote {len(rows)} files to {to}")
+
+
+@app.command()
+def docs(
+    serve_site: bool = typer.Option(False, "--serve", help="Serve the site on 127.0.0.1 until Ctrl-C."),
+    port: int = typer.Option(8080, min=0, max=65535, help="Port for --serve (0: any free port)."),
+) -> None:
+    """Generate the dbt docs site (models, columns, tests, lineage) under MIRA_HOME/dbt/docs."""
+    from pipelines.export import ExportError, generate_docs, serve_docs
+
+    with _progress() as bar:
+        bar.add_task("dbt docs generate", total=None)
+        try:
+            index = generate_docs()
+        except ExportError as exc:
+            raise UserError(str(exc))
+    _plain(f"docs: {index}")
+    _plain(f"without a server: {index.with_name('static_index.html')}")
+    if serve_site:
+        try:
+            serve_docs(index.parent, port, on_ready=lambda url: _plain(f"serving {url} (Ctrl-C stops)"))
+        except OSError as exc:
+            raise UserError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc}")
+
+
 @app.command()
 def serve(
     dagster_port: int = typer.Option(3000, help="Port of the Dagster UI."),
@@ -187,7 +241,7 @@ def main() -> None:
     except (UserError, WarehouseMissing, FileNotFoundError) as exc:
         if _state["debug"]:
             raise
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except (typer.Abort, KeyboardInterrupt):
         err.print("aborted")

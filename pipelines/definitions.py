@@ -2,13 +2,24 @@
 from dagster import Definitions
 
 from pipelines.ingest.assets import raw_tables
-from pipelines.ops import full_build, landing_sensor, nightly_build
+from pipelines.ops import (
+    freshness_checks,
+    freshness_sensor,
+    full_build,
+    landing_sensor,
+    nightly_build,
+    retention,
+    retention_schedule,
+    run_failure_alert,
+)
+from pipelines.publish import analyst_snapshot
 from pipelines.transform import dbt_resource, mira_dbt_assets
 
 defs = Definitions(
-    assets=[raw_tables, mira_dbt_assets],
-    jobs=[full_build],
-    sensors=[landing_sensor],
-    schedules=[nightly_build],
+    assets=[raw_tables, mira_dbt_assets, analyst_snapshot],
+    asset_checks=[*freshness_checks],
+    jobs=[full_build, retention],
+    sensors=[landing_sensor, freshness_sensor, run_failure_alert],
+    schedules=[nightly_build, retention_schedule],
     resources={"dbt": dbt_resource()},
 )

@@ -35,7 +35,7 @@ def run_full_build() -> dict:
                 failure = f"step {ev.step_key}: {ev.step_failure_data.error.message.strip().splitlines()[0]}"
                 break
     models = sum(1 for m in result.get_asset_materialization_events()
-                 if m.asset_key and m.asset_key.path[0] != "raw")
+                 if m.asset_key and m.asset_key.path[0] in ("staging", "marts"))
     summary = {"run_id": result.run_id, "success": result.success, "failure": failure or "see the Dagster UI",
                "models_built": models}
     summary.update(run_figures(result.run_id))

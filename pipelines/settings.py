@@ -20,6 +20,11 @@ class Settings:
     landing: Path
     memory_limit: str
     threads: int
+    # Ops: where failure alerts are POSTed (None: the log file only), the UI base for run links,
+    # and how long logs and validation results are kept (the privacy statement promises <= 90 days).
+    alert_webhook: str | None = None
+    dagster_url: str = "http://127.0.0.1:3000"
+    log_retention_days: int = 90
 
     @property
     def warehouse_path(self) -> Path:
@@ -55,4 +60,7 @@ def get_settings() -> Settings:
         landing=landing,
         memory_limit=os.environ.get("MIRA_MEMORY_LIMIT", "3GB"),
         threads=int(os.environ.get("MIRA_THREADS", "2")),
+        alert_webhook=os.environ.get("MIRA_ALERT_WEBHOOK") or None,
+        dagster_url=os.environ.get("MIRA_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
+        log_retention_days=int(os.environ.get("MIRA_LOG_RETENTION_DAYS", "90")),
     )

@@ -27,6 +27,7 @@ from dagster_dbt import (
 )
 
 from pipelines import progress
+from pipelines.ingest.assets import WAREHOUSE_POOL
 from pipelines.settings import DBT_PROJECT_DIR, get_settings
 
 GROUP_NAME = "warehouse"
@@ -83,6 +84,7 @@ translator = MiraDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asse
     manifest=_require_manifest(),
     dagster_dbt_translator=translator,
     project=mira_dbt_project,
+    pool=WAREHOUSE_POOL,  # dbt writes warehouse.duckdb: never beside another writer (DuckDB: one writer)
 )
 def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     """Build the staging views and marts; dbt tests report as asset checks."""
