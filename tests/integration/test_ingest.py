@@ -219,3 +219,12 @@ def test_row_numbers_count_within_each_file_of_a_batch(mira_home, landing):
     ]
     assert q(mira_home, "SELECT _source_file, _source_row FROM raw.movements WHERE movement_id = 'B3'") == [
         ("acme/movements/b.csv", 5)]
+
+
+def test_within_one_run_the_later_file_wins(mira_home, landing):
+    write_csv(landing / "acme/movements/2026-03.csv", MOVEMENT_FIELDS, [movement("M1", quantity="3")])
+    write_csv(landing / "acme/movements/2026-03_fix.csv", MOVEMENT_FIELDS, [movement("M1", quantity="5")])
+    report = ingest()
+    assert [f.rows_loaded for f in report.files] == [1, 1]  # both accepted, reconciled per file
+    assert q(mira_home, "SELECT quantity, _source_file FROM raw.movements") == [
+        (5, "acme/movements/2026-03_fix.csv")]
