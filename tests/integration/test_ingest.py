@@ -228,3 +228,12 @@ def test_within_one_run_the_later_file_wins(mira_home, landing):
     assert [f.rows_loaded for f in report.files] == [1, 1]  # both accepted, reconciled per file
     assert q(mira_home, "SELECT quantity, _source_file FROM raw.movements") == [
         (5, "acme/movements/2026-03_fix.csv")]
+
+
+def test_csv_with_a_utf8_bom_and_columns_in_another_order(mira_home, landing):
+    order = list(reversed(MOVEMENT_FIELDS))
+    row = dict(zip(MOVEMENT_FIELDS, movement("M1", note="café")))
+    write_csv(landing / "acme/movements/m.csv", order, [[row[c] for c in order]], encoding="utf-8-sig")
+    report = ingest()
+    assert report.rows_loaded == 1 and not report.quarantined_by_rule
+    assert q(mira_home, "SELECT movement_id, quantity FROM raw.movements") == [("M1", 3)]
