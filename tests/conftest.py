@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import csv
+import importlib
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+
+from pipelines.settings import DBT_PROJECT_DIR
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -33,3 +38,18 @@ def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "
         w.writerow(header)
         w.writerows(rows)
     return path
+
+
+@pytest.fixture(scope="session")
+def transform(tmp_path_factory):
+    """pipelines.transform, once the dbt manifest it loads at import exists (what `make manifest`
+    does; cheap when dbt's partial parse is warm), so a test file also runs on its own."""
+    subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "parse", "--quiet",
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+        cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "MIRA_HOME": str(tmp_path_factory.mktemp("parse_home")),
+             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        check=True,
+    )
+    return importlib.import_module("pipelines.transform")

@@ -5,11 +5,7 @@ consumption rules shows up here as a wrong number, not as a silently different m
 """
 from __future__ import annotations
 
-import importlib
-import os
 import re
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +14,6 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
-DBT = Path(sys.executable).with_name("dbt")
 
 PERSONAL_COLUMN = re.compile(r"(first|last)_?name|e_?mail|user_?id", re.IGNORECASE)
 RAW_TABLES = {"tenants", "users", "materials", "locations", "projects", "movements"}
@@ -94,17 +89,6 @@ EXPECTED_USAGE = {
 }
 
 
-def _parse_manifest(home: Path) -> None:
-    """What `make manifest` does; cheap when dbt's partial parse is warm."""
-    subprocess.run(
-        [str(DBT), "parse", "--quiet",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "MIRA_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        check=True,
-    )
-
-
 def _make_raw_warehouse(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(home / "warehouse.duckdb")) as con:
@@ -114,13 +98,6 @@ def _make_raw_warehouse(home: Path) -> None:
 def _rows(home: Path, sql: str) -> list[tuple]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         return con.execute(sql).fetchall()
-
-
-@pytest.fixture(scope="module")
-def transform(tmp_path_factory):
-    """pipelines.transform, after the manifest it needs at import has been prepared."""
-    _parse_manifest(tmp_path_factory.mktemp("parse_home"))
-    return importlib.import_module("pipelines.transform")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ computed in Python from raw.movements, not with the marts' SQL.
 """
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import shutil
@@ -62,17 +61,6 @@ class Scenario:
     second_built_at: datetime
 
 
-def _parse_manifest(home: Path) -> None:
-    """What `make manifest` does, so pipelines.transform can be imported."""
-    subprocess.run(
-        [str(DBT), "parse", "--quiet",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
-        cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "MIRA_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
-        check=True,
-    )
-
-
 def _rows(home: Path, sql: str, params: list | None = None) -> list[tuple]:
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
@@ -105,12 +93,6 @@ def _pick(df: pl.DataFrame, **where) -> dict:
     for column, value in where.items():
         rows = rows.filter(pl.col(column) == value)
     return rows.sort("movement_id").row(len(rows) // 2, named=True)
-
-
-@pytest.fixture(scope="module")
-def transform(tmp_path_factory):
-    _parse_manifest(tmp_path_factory.mktemp("parse_home"))
-    return importlib.import_module("pipelines.transform")
 
 
 @pytest.fixture(scope="module")
