@@ -16,13 +16,20 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
+def point_at(mp: pytest.MonkeyPatch, home: Path) -> Path:
+    """Point the whole platform at `home` (and its landing folder), with a test-sized memory limit.
+
+    Module-scoped fixtures pass their own MonkeyPatch and undo it when the module is done."""
+    mp.setenv("MIRA_HOME", str(home))
+    mp.setenv("MIRA_LANDING", str(home / "landing"))
+    mp.setenv("MIRA_MEMORY_LIMIT", "1GB")
+    (home / "landing").mkdir(parents=True, exist_ok=True)
+    return home
+
+
 @pytest.fixture
 def mira_home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "mira"
-    monkeypatch.setenv("MIRA_HOME", str(home))
-    monkeypatch.setenv("MIRA_LANDING", str(home / "landing"))
-    monkeypatch.setenv("MIRA_MEMORY_LIMIT", "1GB")
-    (home / "landing").mkdir(parents=True)
+    home = point_at(monkeypatch, tmp_path / "mira")
     return home
 
 

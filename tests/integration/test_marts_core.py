@@ -28,6 +28,7 @@ import pytest
 from pipelines.generate import generate
 from pipelines.ingest.load import ingest
 from pipelines.privacy.scan import identities, scan_duckdb
+from tests.conftest import point_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -98,11 +99,8 @@ def _pick(df: pl.DataFrame, **where) -> dict:
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory, transform) -> Scenario:
     mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("core") / "mira"
+    home = point_at(mp, tmp_path_factory.mktemp("core") / "mira")
     landing = home / "landing"
-    mp.setenv("MIRA_HOME", str(home))
-    mp.setenv("MIRA_LANDING", str(landing))
-    mp.setenv("MIRA_MEMORY_LIMIT", "1GB")
     # Build only the core marts: tests of other marts that merely read them stay out.
     mp.setenv("DBT_INDIRECT_SELECTION", "cautious")
     try:

@@ -9,16 +9,14 @@ import pytest
 from pipelines.generate import generate
 from pipelines.privacy.scan import identities, scan_duckdb
 from pipelines.runner import run_full_build
+from tests.conftest import point_at
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """One generated landing zone with defects, built once for the module (dbt is the slow part)."""
     mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("e2e") / "mira"
-    mp.setenv("MIRA_HOME", str(home))
-    mp.setenv("MIRA_LANDING", str(home / "landing"))
-    mp.setenv("MIRA_MEMORY_LIMIT", "1GB")
+    home = point_at(mp, tmp_path_factory.mktemp("e2e") / "mira")
     gen = generate(home / "landing", tenants=3, days=60, seed=11, movements_per_day=25, defect_rate=0.02,
                    end_date=date(2026, 10, 31))
     first = run_full_build()

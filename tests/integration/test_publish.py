@@ -13,16 +13,14 @@ from pipelines.generate import generate
 from pipelines.privacy.scan import identities, scan_duckdb
 from pipelines.publish import publish_analyst_snapshot
 from pipelines.runner import run_full_build
+from tests.conftest import point_at
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """A small generated landing zone built once (ingest, dbt, publish) for the module."""
     mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("publish") / "mira"
-    mp.setenv("MIRA_HOME", str(home))
-    mp.setenv("MIRA_LANDING", str(home / "landing"))
-    mp.setenv("MIRA_MEMORY_LIMIT", "1GB")
+    home = point_at(mp, tmp_path_factory.mktemp("publish") / "mira")
     generate(home / "landing", tenants=2, days=20, seed=5, movements_per_day=8, end_date=date(2026, 10, 31))
     summary = run_full_build()
     assert summary["success"], summary["failure"]
