@@ -86,7 +86,10 @@ def _parse_date(value: str) -> date:
 
 
 @app.command()
-def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing folder (default: MIRA_LANDING).")) -> None:
+def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing folder (default: MIRA_LANDING)."),
+        full_refresh: bool = typer.Option(
+            False, "--full-refresh",
+            help="Rebuild every incremental mart from scratch (dbt build --full-refresh).")) -> None:
     """Materialise every asset once, recorded in the Dagster instance under MIRA_HOME."""
     if landing is not None:
         if not landing.is_dir():
@@ -105,7 +108,7 @@ def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing 
 
         progress.set_hook(hook)
         try:
-            summary = run_full_build()
+            summary = run_full_build(full_refresh=full_refresh)
         finally:
             progress.set_hook(None)
     _print_summary(summary)
@@ -233,12 +236,19 @@ def contracts() -> None:
     typer.echo(contracts_markdown())
 
 
+from pipelines.privacy.users_cli import users_app  # noqa: E402  (mira users add|list|disable)
+app.add_typer(users_app, name="users")
+
+
 def main() -> None:
-    from pipelines.warehouse import WarehouseMissing
+    from pipelines.privacy.keys import KeyProblem
+    from pipelines.warehouse import CannotOpen, WarehouseMissing
 
     try:
-        app(standalone_mode=False)
-    except (UserError, WarehouseMissing, FileNotFoundError) as exc:
+        code = app(standalone_mode=False)  # click returns the code of a typer.Exit here, not raises
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except (UserError, WarehouseMissing, FileNotFoundError, CannotOpen, KeyProblem) as exc:
         if _state["debug"]:
             raise
         err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
@@ -249,9 +259,8 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except Exception as exc:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer vendors its own click, so test by shape: usage errors show themselves
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         if _state["debug"]:

@@ -22,7 +22,8 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from pipelines.ingest.assets import WAREHOUSE_POOL
 from pipelines.settings import Settings, get_settings
 from pipelines.transform import mira_dbt_assets
-from pipelines.warehouse import connect
+from pipelines.privacy import keys
+from pipelines.warehouse import attach, connect
 
 MARTS_SCHEMA = "marts"
 ANALYST_FILE = "analyst.duckdb"
@@ -70,7 +71,8 @@ def publish_analyst_snapshot(settings: Settings | None = None) -> dict[str, int]
                 [MARTS_SCHEMA]).fetchall()]
             if not tables:
                 raise RuntimeError("the warehouse has no marts to publish: build the dbt models first")
-            con.execute(f"ATTACH '{str(tmp).replace(chr(39), chr(39) * 2)}' AS snapshot (READ_WRITE)")
+            # Encrypted with the analyst key (derived from the master key), like every file here.
+            attach(con, tmp, "snapshot", keys.file_key("analyst", settings=settings))
             con.execute(f"CREATE SCHEMA snapshot.{MARTS_SCHEMA}")
             for table in tables:
                 name = f"{MARTS_SCHEMA}.{_ident(table)}"

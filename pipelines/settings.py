@@ -6,7 +6,7 @@ MIRA_HOME by setting one variable, and the README's configuration table has one 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,6 +25,8 @@ class Settings:
     alert_webhook: str | None = None
     dagster_url: str = "http://127.0.0.1:3000"
     log_retention_days: int = 90
+    # Never printed: repr=False keeps the key out of any log line that shows the settings.
+    master_key: str | None = field(default=None, repr=False)
 
     @property
     def warehouse_path(self) -> Path:
@@ -50,6 +52,10 @@ class Settings:
     def serving_dir(self) -> Path:
         return self.home / "serving"
 
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
 
 def get_settings() -> Settings:
     """Read the environment now (not at import), so tests can change it per test."""
@@ -63,4 +69,5 @@ def get_settings() -> Settings:
         alert_webhook=os.environ.get("MIRA_ALERT_WEBHOOK") or None,
         dagster_url=os.environ.get("MIRA_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
         log_retention_days=int(os.environ.get("MIRA_LOG_RETENTION_DAYS", "90")),
+        master_key=os.environ.get("MIRA_MASTER_KEY") or None,
     )

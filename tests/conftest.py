@@ -16,6 +16,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 
 
+TEST_MASTER_KEY = "test-only-master-key-" + "0" * 43
+
+
 def point_at(mp: pytest.MonkeyPatch, home: Path) -> Path:
     """Point the whole platform at `home` (and its landing folder), with a test-sized memory limit.
 
@@ -23,6 +26,9 @@ def point_at(mp: pytest.MonkeyPatch, home: Path) -> Path:
     mp.setenv("MIRA_HOME", str(home))
     mp.setenv("MIRA_LANDING", str(home / "landing"))
     mp.setenv("MIRA_MEMORY_LIMIT", "1GB")
+    # One fixed test key for every home, so a test can open copies made from another home.
+    # Tests of the demo key (created when this is unset) delete it themselves.
+    mp.setenv("MIRA_MASTER_KEY", TEST_MASTER_KEY)
     (home / "landing").mkdir(parents=True, exist_ok=True)
     return home
 
@@ -56,6 +62,7 @@ def transform(tmp_path_factory):
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
         cwd=DBT_PROJECT_DIR,
         env={**os.environ, "MIRA_HOME": str(tmp_path_factory.mktemp("parse_home")),
+             "DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY": "parse-only",
              "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         check=True,
     )

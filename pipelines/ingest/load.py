@@ -22,7 +22,7 @@ from pipelines.ingest.discover import LandingFile, discover
 from pipelines.ingest.readers import FileRejected, read_into
 from pipelines.privacy.vault import pseudonym, tenant_keys, vault_ddl
 from pipelines.settings import Settings, get_settings
-from pipelines.warehouse import connect
+from pipelines.warehouse import attach_vault, connect
 
 BATCH_BYTES = 256 * 1024 * 1024   # files are grouped up to this size per transaction (memory bound)
 REDACTED = "[redacted]"
@@ -340,7 +340,7 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
     all_files = [f for f in discover(landing) if f.entity in entities or f.problem]
     report.files_seen = len(all_files)
     with connect(settings=settings) as con:
-        con.execute("ATTACH '" + str(settings.vault_path).replace("'", "''") + "' AS vault")
+        attach_vault(con, settings)
         con.execute(vault_ddl("vault"))
         ensure_schema(con)
         by_path, by_hash = _known(con)

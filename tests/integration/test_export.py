@@ -12,6 +12,8 @@ import urllib.request
 import duckdb
 import pytest
 
+from pipelines.warehouse import open_file
+
 
 def mira(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "pipelines.cli", *args], capture_output=True, text=True, timeout=120)
@@ -19,7 +21,7 @@ def mira(*args: str) -> subprocess.CompletedProcess:
 
 def make_db(path, sql: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as con:
+    with open_file(path) as con:
         con.execute(sql)
 
 

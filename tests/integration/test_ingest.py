@@ -10,13 +10,14 @@ import duckdb
 import polars as pl
 import pytest
 
+from pipelines.warehouse import open_file
 from pipelines.ingest.load import ingest
 from tests.conftest import write_csv
 from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, USER_FIELDS, material, movement, user
 
 
 def q(home, sql, params=None):
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = open_file(home / "warehouse.duckdb", read_only=True)
     try:
         return con.execute(sql, params or []).fetchall()
     finally:
@@ -64,7 +65,7 @@ def test_personal_data_split_notes_dropped_and_login_coarsened(mira_home, landin
     assert str(login_day) == "2026-03-01"
     cols = {r[0] for r in q(mira_home, "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw'")}
     assert not cols & {"user_id", "first_name", "last_name", "email", "note", "last_login_at"}
-    vault = duckdb.connect(str(mira_home / "vault.duckdb"), read_only=True)
+    vault = open_file(mira_home / "vault.duckdb", read_only=True)
     assert vault.execute("SELECT first_name, user_pseudonym FROM identities WHERE tenant_id='acme'").fetchall() == [
         ("Anneke", pseudo_user)]
     vault.close()
@@ -199,7 +200,7 @@ def test_failed_batch_leaves_nothing_half_written(mira_home, landing, monkeypatc
     assert q(mira_home, "SELECT count(*) FROM raw.users") == [(0,)]
     assert q(mira_home, "SELECT count(*) FROM quarantine.rows") == [(0,)]
     # identities are written before the warehouse, so a failure never strands a pseudonym
-    vault = duckdb.connect(str(mira_home / "vault.duckdb"), read_only=True)
+    vault = open_file(mira_home / "vault.duckdb", read_only=True)
     assert vault.execute("SELECT count(*) FROM identities").fetchone()[0] == 1
     vault.close()
     report = ingest()

@@ -6,6 +6,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from pipelines.warehouse import open_file
 from pipelines.generate import generate
 from pipelines.privacy.scan import identities, scan_duckdb
 from pipelines.runner import run_full_build
@@ -37,7 +38,7 @@ def test_run_succeeds_and_quarantine_counts_are_exact(built):
 
 def test_every_file_reconciles(built):
     home, gen, _, _ = built
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = open_file(home / "warehouse.duckdb", read_only=True)
     try:
         files = con.execute("SELECT file_path, rows_read, rows_loaded, rows_quarantined FROM audit.files "
                             "WHERE status = 'loaded'").fetchall()
@@ -70,7 +71,7 @@ def test_no_identity_anywhere_in_the_warehouse(built):
 
 def test_marts_are_built_and_consumption_is_there(built):
     home, _, _, _ = built
-    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    con = open_file(home / "warehouse.duckdb", read_only=True)
     try:
         n, value = con.execute("SELECT count(*), sum(consumed_value) FROM marts.fct_material_usage_daily").fetchone()
         assert n > 0 and value > 0

@@ -9,6 +9,7 @@ from datetime import date
 import duckdb
 import pytest
 
+from pipelines.warehouse import open_file
 from pipelines.generate import generate
 from pipelines.privacy.scan import identities, scan_duckdb
 from pipelines.publish import publish_analyst_snapshot
@@ -29,7 +30,7 @@ def built(tmp_path_factory):
 
 
 def tables(path, schema_filter: str = "true") -> dict[tuple[str, str], int]:
-    con = duckdb.connect(str(path), read_only=True)
+    con = open_file(path, read_only=True)
     try:
         names = con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
@@ -87,10 +88,10 @@ def test_mira_sql_reads_the_snapshot(built):
 def test_a_reader_of_the_old_snapshot_survives_a_publish(built):
     home, _ = built
     snapshot = home / "serving" / "analyst.duckdb"
-    reader = duckdb.connect(str(snapshot), read_only=True)
+    reader = open_file(snapshot, read_only=True)
     try:
         before = reader.execute("SELECT count(*) FROM marts.dim_materials").fetchone()[0]
-        with duckdb.connect(str(home / "warehouse.duckdb")) as wh:
+        with open_file(home / "warehouse.duckdb") as wh:
             wh.execute("CREATE TABLE marts.zz_added AS SELECT 42 AS answer")
         try:
             publish_analyst_snapshot()
@@ -102,7 +103,7 @@ def test_a_reader_of_the_old_snapshot_survives_a_publish(built):
             res = mira("sql", "SELECT answer FROM marts.zz_added")
             assert res.stdout.splitlines() == ["answer", "42"], res.stderr
         finally:
-            with duckdb.connect(str(home / "warehouse.duckdb")) as wh:
+            with open_file(home / "warehouse.duckdb") as wh:
                 wh.execute("DROP TABLE marts.zz_added")
     finally:
         reader.close()
@@ -136,11 +137,11 @@ def test_marts_and_snapshot_are_fresh_after_the_build(built):
 
 def test_failed_publish_keeps_the_previous_snapshot(mira_home):
     """No marts to publish: the publish fails and the snapshot analysts have stays as it was."""
-    with duckdb.connect(str(mira_home / "warehouse.duckdb")) as wh:
+    with open_file(mira_home / "warehouse.duckdb") as wh:
         wh.execute("CREATE SCHEMA raw; CREATE TABLE raw.movements AS SELECT 1 AS x")
     serving = mira_home / "serving"
     serving.mkdir()
-    with duckdb.connect(str(serving / "analyst.duckdb")) as old:
+    with open_file(serving / "analyst.duckdb") as old:
         old.execute("CREATE SCHEMA marts; CREATE TABLE marts.kept AS SELECT 7 AS v")
     (serving / ".analyst-crashed.duckdb").write_bytes(b"half a file")
     with pytest.raises(RuntimeError, match="no marts"):
