@@ -99,11 +99,11 @@ class UserRow(NamedTuple):
 
 # --- keys and encodings -------------------------------------------------------------------------
 
-def _subkeys() -> tuple[bytes, bytes]:
+def _subkeys(master: bytes | None = None) -> tuple[bytes, bytes]:
     """(lookup key, encryption key): one master-derived key, split so HMAC and AES never share a key."""
     from pipelines.privacy.keys import derive_key
 
-    base = derive_key("accounts")
+    base = derive_key("accounts", master)
 
     def expand(label: bytes) -> bytes:
         return HKDFExpand(algorithm=hashes.SHA256(), length=32, info=b"mira-accounts/" + label).derive(base)
@@ -410,3 +410,25 @@ def purge_auth_events(older_than_days: int = AUDIT_RETENTION_DAYS, now: datetime
         return 0
     with connect(path) as con, _write(con):
         return con.execute("DELETE FROM auth_events WHERE at < ?", (cutoff,)).rowcount
+
+
+def rekey(old_master: bytes, new_master: bytes, path: Path | None = None) -> int:
+    """Key rotation: re-encrypt every email and recompute its lookup under the new master key,
+    in one transaction (all accounts or none). Audit rows of known accounts follow their
+    account; rows of unknown emails keep their old lookup until retention purges them."""
+    path = Path(path) if path is not None else accounts_path()
+    if not path.exists():
+        return 0
+    old_lookup_key, old_enc_key = _subkeys(old_master)
+    new_lookup_key, new_enc_key = _subkeys(new_master)
+    with connect(path) as con, _write(con):
+        rows = con.execute("SELECT id, email_lookup, email_enc FROM accounts").fetchall()
+        for account_id, lookup, blob in rows:
+            email = _decrypt(old_enc_key, blob)
+            if not hmac.compare_digest(lookup, email_lookup(email, old_lookup_key)):
+                raise AccountError(f"account {account_id} does not match its lookup: rotation stopped, nothing changed")
+            new_lookup = email_lookup(email, new_lookup_key)
+            con.execute("UPDATE accounts SET email_lookup = ?, email_enc = ? WHERE id = ?",
+                        [new_lookup, _encrypt(new_enc_key, email), account_id])
+            con.execute("UPDATE auth_events SET email_lookup = ? WHERE email_lookup = ?", [new_lookup, lookup])
+    return len(rows)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pipelines.settings import Settings, get_settings
 
 # What each derived key protects. A purpose is part of the derivation: renaming one changes its key.
-PURPOSES = ("warehouse", "vault", "analyst", "accounts", "backup", "journal")
+PURPOSES = ("warehouse", "vault", "analyst", "accounts", "backup", "journal", "retention")
 MASTER_FILE = "master.key"
 MIN_MASTER_CHARS = 32
 _noticed: set[Path] = set()
@@ -36,7 +36,7 @@ def demo_key_path(settings: Settings) -> Path:
     return settings.home / "secrets" / MASTER_FILE
 
 
-def _check(value: str, source: str) -> bytes:
+def validate_master(value: str, source: str) -> bytes:
     value = value.strip()
     if len(value) < MIN_MASTER_CHARS:
         raise KeyProblem(f"the master key from {source} is too short: use at least {MIN_MASTER_CHARS} "
@@ -44,22 +44,27 @@ def _check(value: str, source: str) -> bytes:
     return value.encode("utf-8")
 
 
-def _create_demo_key(path: Path) -> None:
+def write_key_file(path: Path, value: str) -> Path:
+    """A key file readable by its owner only from its first byte (an existing one is replaced)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
+    path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+        fh.write(value + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
 
 
 def master_key(settings: Settings | None = None) -> bytes:
     """The master key's bytes: MIRA_MASTER_KEY, else the demo key file (created on first use)."""
     settings = settings or get_settings()
     if settings.master_key:
-        return _check(settings.master_key, "MIRA_MASTER_KEY")
+        return validate_master(settings.master_key, "MIRA_MASTER_KEY")
     path = demo_key_path(settings)
     if not path.exists():
-        _create_demo_key(path)
+        write_key_file(path, secrets.token_hex(32))
     if path not in _noticed:
         _noticed.add(path)
         print(f"NOTICE: MIRA_MASTER_KEY is not set; using the DEMO key in {path.parent.name}/{path.name} "
@@ -67,7 +72,7 @@ def master_key(settings: Settings | None = None) -> bytes:
               "from a secret store in production.", file=sys.stderr)
     if path.stat().st_mode & 0o077:
         raise KeyProblem(f"{path} must be readable by its owner only (chmod 600)")
-    return _check(path.read_text(encoding="utf-8"), str(path))
+    return validate_master(path.read_text(encoding="utf-8"), str(path))
 
 
 def derive_key(purpose: str, master: bytes | None = None, settings: Settings | None = None) -> bytes:
