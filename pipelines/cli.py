@@ -238,6 +238,18 @@ def contracts() -> None:
 
 from pipelines.privacy.users_cli import users_app  # noqa: E402  (mira users add|list|disable)
 app.add_typer(users_app, name="users")
+from pipelines.privacy.keys_cli import keys_app, scan_command  # noqa: E402  (mira keys rotate)
+app.add_typer(keys_app, name="keys")
+from pipelines.privacy.rights_cli import privacy_app  # noqa: E402  (mira privacy ...)
+privacy_app.command("scan")(scan_command)
+from pipelines.privacy import retention_cli  # noqa: E402  (retention, backups, restore)
+privacy_app.command("retention")(retention_cli.retention_command)
+privacy_app.command("backup")(retention_cli.backup_command)
+privacy_app.command("backups")(retention_cli.backups_command)
+privacy_app.command("restore")(retention_cli.restore_command)
+app.command("backup")(retention_cli.backup_command)
+app.command("restore")(retention_cli.restore_command)
+app.add_typer(privacy_app, name="privacy")
 
 
 def main() -> None:

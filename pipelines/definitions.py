@@ -8,17 +8,20 @@ from pipelines.ops import (
     full_build,
     landing_sensor,
     nightly_build,
+    RETENTION_ASSETS,
+    RETENTION_CHECKS,
     retention,
     retention_schedule,
     run_failure_alert,
 )
-from pipelines.publish import analyst_snapshot
+from pipelines.privacy.jobs import privacy_assets, privacy_jobs
+from pipelines.publish import analyst_snapshot, ops_snapshot, tenant_snapshots
 from pipelines.transform import dbt_resource, mira_dbt_assets
 
 defs = Definitions(
-    assets=[raw_tables, mira_dbt_assets, analyst_snapshot],
-    asset_checks=[*freshness_checks],
-    jobs=[full_build, retention],
+    assets=[raw_tables, mira_dbt_assets, analyst_snapshot, tenant_snapshots, ops_snapshot, *RETENTION_ASSETS, *privacy_assets],
+    asset_checks=[*freshness_checks, *RETENTION_CHECKS],
+    jobs=[full_build, retention, *privacy_jobs],
     sensors=[landing_sensor, freshness_sensor, run_failure_alert],
     schedules=[nightly_build, retention_schedule],
     resources={"dbt": dbt_resource()},

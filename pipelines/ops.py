@@ -3,7 +3,8 @@
 - full_build: ingest, dbt, publish; started by the landing sensor and nightly.
 - freshness checks on every mart and on the analyst snapshot, run by each build and by a sensor.
 - run_failure_alert: any failed run becomes a line in logs/alerts.jsonl (and a webhook POST).
-- retention: daily deletion of logs and validation results past the retention period.
+- retention: daily deletion of everything past its retention period (logs, validation results,
+  retired tenants, quarantine rows, processed landing files, runs, backups), then a check.
 """
 import json
 import os
@@ -11,10 +12,17 @@ import time
 import warnings
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Optional
 
 from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
     AssetCheckSeverity,
+    AssetExecutionContext,
+    AssetKey,
+    AssetOut,
     AssetSelection,
+    Config,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     OpExecutionContext,
@@ -25,18 +33,23 @@ from dagster import (
     build_last_update_freshness_checks,
     build_sensor_for_freshness_checks,
     define_asset_job,
+    asset,
+    asset_check,
     in_process_executor,
-    job,
-    op,
+    multi_asset,
     run_failure_sensor,
 )
+from pydantic import Field
 
 from pipelines import alerts
-from pipelines.ingest.assets import make_landing_sensor
-from pipelines.publish import ANALYST_KEY, mart_keys
+from pipelines.ingest.assets import WAREHOUSE_POOL, make_landing_sensor
+from pipelines.publish import ANALYST_KEY, OPS_KEY, TENANTS_KEY, mart_keys
 from pipelines.settings import Settings, get_settings
 
 TIMEZONE = "Europe/Brussels"
+# The retention job's assets (defined at the end): never part of the build.
+EXPIRED_FILES_KEY = AssetKey(["privacy", "expired_files"])
+RETENTION_KEY = AssetKey(["privacy", "retention"])
 
 # ---------------------------------------------------------------------------------------------
 # Freshness: the nightly build runs at 02:00, so a mart older than 26 h means a missed night
@@ -49,7 +62,7 @@ FRESHNESS_LIMIT = timedelta(hours=26)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", SupersessionWarning)
     freshness_checks = build_last_update_freshness_checks(
-        assets=[*mart_keys(), ANALYST_KEY],
+        assets=[*mart_keys(), ANALYST_KEY, TENANTS_KEY, OPS_KEY],
         lower_bound_delta=FRESHNESS_LIMIT,
         severity=AssetCheckSeverity.ERROR,
     )
@@ -66,17 +79,21 @@ with warnings.catch_warnings():
 # re-evaluate a failed check, it relies on the run that refreshes the asset to clear it.
 full_build = define_asset_job(
     "full_build",
-    selection=AssetSelection.all(),
+    selection=AssetSelection.all() - AssetSelection.assets(EXPIRED_FILES_KEY, RETENTION_KEY),
     executor_def=in_process_executor,
     description="Ingest new landing files, build every dbt model and run its tests, publish the analyst snapshot.",
 )
 
 landing_sensor = make_landing_sensor(full_build)
 
+# Nightly, dbt's data tests check every row of the incremental marts, not only the rows the
+# build wrote (what builds after new files check; dbt_project/macros/test_scope.sql).
 nightly_build = ScheduleDefinition(
     name="nightly_full_build", job=full_build, cron_schedule="0 2 * * *",
     execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
-    description="Nightly build, so marts roll over to a new day even without new files.",
+    run_config={"ops": {"mira_dbt_assets": {"config": {"full_tests": True}}}},
+    description="Nightly build, so marts roll over to a new day even without new files; "
+                "data tests over all rows.",
 )
 
 
@@ -172,23 +189,95 @@ def _prune_alert_log(path: Path, cutoff: float) -> int:
     return dropped
 
 
-@op(description="Deletes logs and validation results older than MIRA_LOG_RETENTION_DAYS (default 90).")
-def purge_expired(context: OpExecutionContext):
+# The daily retention job materialises two small assets: privacy/expired_files (the files above)
+# and privacy/retention (retired tenants, quarantine rows, processed landing files, Dagster runs,
+# login events, backups: pipelines/privacy/retention.py), then runs the check that nothing older
+# than the policy allows is left. Both write the warehouse, hence the one-writer pool.
+RETENTION_CHECK = "nothing_past_retention"
+
+
+class RetentionConfig(Config):
+    as_of: Optional[str] = Field(default=None, description="YYYY-MM-DD: apply the policy as of this day "
+                                 "(tests, audits); default now.")
+
+
+def _as_of(config: RetentionConfig):
+    from pipelines.privacy.retention import parse_as_of
+
+    return parse_as_of(config.as_of)
+
+
+@multi_asset(
+    name="purge_expired",
+    outs={"result": AssetOut(key=EXPIRED_FILES_KEY, group_name="privacy", kinds={"file"},
+                             description="Logs, Great Expectations results and alert lines older than "
+                             "MIRA_LOG_RETENTION_DAYS, deleted (counts).")},
+    pool=WAREHOUSE_POOL,
+)
+def purge_expired(context: OpExecutionContext, config: RetentionConfig):
+    from pipelines.privacy.retention import Policy
+
     settings = get_settings()
-    report = purge_expired_files(settings)
+    as_of = _as_of(config)
+    now = None if as_of is None else Policy.make(settings, as_of).now.timestamp()
+    report = purge_expired_files(settings, now=now)
     context.log.info(f"retention ({settings.log_retention_days} days): "
                      + ", ".join(f"{k}={v}" for k, v in report.items()))
-    yield Output(report, metadata={**report, "retention_days": settings.log_retention_days})
+    return Output(report, metadata={**report, "retention_days": settings.log_retention_days})
 
 
-@job(description="Daily retention: logs and validation results older than the retention period are deleted.",
-     executor_def=in_process_executor)
-def retention():
-    purge_expired()
+@asset(
+    key=RETENTION_KEY,
+    deps=[EXPIRED_FILES_KEY],
+    group_name="privacy",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,
+    description="Retention applied: tenants past MIRA_TENANT_RETENTION_DAYS after their subscription ended "
+    "deleted everywhere; quarantine rows, processed landing files, Dagster runs and login events past "
+    "MIRA_LOG_RETENTION_DAYS and backups past MIRA_BACKUP_RETENTION_DAYS deleted. Metadata: counts per place.",
+)
+def retention_applied(context: AssetExecutionContext, config: RetentionConfig):
+    from pipelines.privacy.retention import apply_retention
+
+    report = apply_retention(get_settings(), _as_of(config), instance=context.instance, files=False)
+    context.log.info("retention: " + ", ".join(f"{k}={v}" for k, v in report.items()))
+    return Output(report, metadata={**report, "as_of": config.as_of or "now"})
+
+
+@asset_check(asset=RETENTION_KEY, name=RETENTION_CHECK, blocking=False,
+             description="Fails when anything older than the retention policy allows is still present "
+             "(a retired tenant's rows or files, logs, quarantine rows, processed landing files, runs, "
+             "login events, backups); metadata: counts per place, never names.")
+def nothing_past_retention(context: AssetCheckExecutionContext, config: RetentionConfig) -> AssetCheckResult:
+    from pipelines.privacy.retention import overdue
+
+    counts = overdue(get_settings(), _as_of(config), instance=context.instance)
+    late = {k: v for k, v in counts.items() if v}
+    return AssetCheckResult(passed=not late, severity=AssetCheckSeverity.ERROR,
+                            metadata={**counts, "overdue": ", ".join(f"{k}={v}" for k, v in late.items()) or "none"})
+
+
+RETENTION_ASSETS = [purge_expired, retention_applied]
+RETENTION_CHECKS = [nothing_past_retention]
+
+retention = define_asset_job(
+    "retention",
+    selection=AssetSelection.assets(EXPIRED_FILES_KEY, RETENTION_KEY),
+    executor_def=in_process_executor,
+    description="Daily retention: everything older than the privacy statement allows is deleted "
+    "(logs, retired tenants, quarantine rows, processed landing files, runs, backups), then checked.",
+)
+
+
+def retention_run_config(as_of: str | None) -> dict:
+    """Run config giving every step of the retention job the same as-of date."""
+    cfg = {"config": {"as_of": as_of}}
+    return {"ops": {"purge_expired": cfg, "privacy__retention": cfg,
+                    f"privacy__retention_{RETENTION_CHECK}": cfg}}
 
 
 retention_schedule = ScheduleDefinition(
     name="daily_retention", job=retention, cron_schedule="30 3 * * *",
     execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
-    description="Daily, after the nightly build: enforce the retention period on logs.",
+    description="Daily, after the nightly build: enforce the retention periods (logs, tenants, backups).",
 )

@@ -23,6 +23,7 @@ from pipelines.ingest.assets import WAREHOUSE_POOL
 from pipelines.settings import Settings, get_settings
 from pipelines.transform import mira_dbt_assets
 from pipelines.privacy import keys
+from pipelines.privacy.restrictions import mask_restricted
 from pipelines.warehouse import attach, connect
 
 MARTS_SCHEMA = "marts"
@@ -77,6 +78,7 @@ def publish_analyst_snapshot(settings: Settings | None = None) -> dict[str, int]
             for table in tables:
                 name = f"{MARTS_SCHEMA}.{_ident(table)}"
                 con.execute(f"CREATE TABLE snapshot.{name} AS SELECT * FROM {name}")
+                mask_restricted(con, "snapshot", table)  # restricted people leave person-level marts
                 rows[table] = con.execute(f"SELECT count(*) FROM snapshot.{name}").fetchone()[0]
             con.execute("DETACH snapshot")  # checkpoints and closes: the file is complete, no WAL
         _fsync(tmp)
@@ -98,7 +100,7 @@ def _fsync(path: Path) -> None:
 
 @asset(
     key=ANALYST_KEY,
-    deps=mart_keys(),
+    deps=[*mart_keys(), AssetKey(["privacy", "restrictions"])],  # pipelines/privacy/jobs.py
     pool=WAREHOUSE_POOL,  # reads the warehouse: no writer may hold it meanwhile (DuckDB)
     group_name="serving",
     kinds={"duckdb"},
@@ -110,3 +112,39 @@ def analyst_snapshot(context: AssetExecutionContext) -> MaterializeResult:
     context.log.info(f"published {len(rows)} marts to serving/{ANALYST_FILE}")
     return MaterializeResult(metadata={"tables": len(rows), "rows": sum(rows.values()),
                                        **{f"rows.{t}": n for t, n in rows.items()}})
+
+
+TENANTS_KEY = AssetKey(["serving", "tenants"])
+OPS_KEY = AssetKey(["serving", "ops"])
+
+
+@asset(
+    key=TENANTS_KEY,
+    deps=[*mart_keys(), AssetKey(["privacy", "restrictions"])],
+    pool=WAREHOUSE_POOL,  # reads the warehouse and writes the vault (new tenants' serving keys)
+    group_name="serving",
+    kinds={"duckdb"},
+    description="One encrypted file per tenant (serving/tenants/<tenant>.duckdb) with only that tenant's marts, "
+    "under the tenant's own key; what the customer managers' dashboards read. Replaced atomically.",
+)
+def tenant_snapshots(context: AssetExecutionContext) -> MaterializeResult:
+    from pipelines.serving import publish_tenants
+
+    rows = publish_tenants(log=context.log.debug)
+    context.log.info(f"published {len(rows)} tenant serving files")
+    return MaterializeResult(metadata={"tenants": len(rows), "rows": sum(rows.values())})
+
+
+@asset(
+    key=OPS_KEY,
+    deps=[AssetKey(["raw", "movements"])],
+    pool=WAREHOUSE_POOL,
+    group_name="serving",
+    kinds={"duckdb"},
+    description="Counts for the Operations page (freshness, quarantine per rule, runs); no business or personal data.",
+)
+def ops_snapshot(context: AssetExecutionContext) -> MaterializeResult:
+    from pipelines.serving import publish_ops
+
+    rows = publish_ops()
+    return MaterializeResult(metadata={f"rows.{t}": n for t, n in rows.items()})

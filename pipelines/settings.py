@@ -25,6 +25,10 @@ class Settings:
     alert_webhook: str | None = None
     dagster_url: str = "http://127.0.0.1:3000"
     log_retention_days: int = 90
+    # Retention (privacy statement): a tenant's data goes this many days after its subscription
+    # ended; backups are kept this many days (rolling).
+    tenant_retention_days: int = 90
+    backup_retention_days: int = 90
     # Never printed: repr=False keeps the key out of any log line that shows the settings.
     master_key: str | None = field(default=None, repr=False)
 
@@ -53,6 +57,10 @@ class Settings:
         return self.home / "serving"
 
     @property
+    def backup_dir(self) -> Path:
+        return self.home / "backups"
+
+    @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
 
@@ -69,5 +77,7 @@ def get_settings() -> Settings:
         alert_webhook=os.environ.get("MIRA_ALERT_WEBHOOK") or None,
         dagster_url=os.environ.get("MIRA_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/"),
         log_retention_days=int(os.environ.get("MIRA_LOG_RETENTION_DAYS", "90")),
+        tenant_retention_days=int(os.environ.get("MIRA_TENANT_RETENTION_DAYS", "90")),
+        backup_retention_days=int(os.environ.get("MIRA_BACKUP_RETENTION_DAYS", "90")),
         master_key=os.environ.get("MIRA_MASTER_KEY") or None,
     )

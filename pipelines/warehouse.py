@@ -67,6 +67,10 @@ def purpose_of(path: Path) -> str:
         return "vault"
     if path.parent.name == "serving" and path.name.startswith(("analyst", ".analyst-")):
         return "analyst"
+    if path.parent.name == "serving" and path.name == "ops.duckdb":
+        return "ops"
+    if path.parent.parent.name == "backups":
+        return "backup"
     raise ValueError(f"no key is known for {path.name}: pass key= explicitly")
 
 

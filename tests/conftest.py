@@ -67,3 +67,22 @@ def transform(tmp_path_factory):
         check=True,
     )
     return importlib.import_module("pipelines.transform")
+
+
+@pytest.fixture(scope="session")
+def e2e(tmp_path_factory):
+    """One generated landing zone with defects, run twice through `mira run`'s job, shared by the
+    tests that only read the result (dbt is the slow part). Tests that change it work on a copy."""
+    from datetime import date
+
+    from pipelines.generate import generate
+    from pipelines.runner import run_full_build
+
+    mp = pytest.MonkeyPatch()
+    home = point_at(mp, tmp_path_factory.mktemp("e2e") / "mira")
+    gen = generate(home / "landing", tenants=3, days=60, seed=11, movements_per_day=25, defect_rate=0.02,
+                   end_date=date(2026, 10, 31))
+    first = run_full_build()
+    second = run_full_build()
+    yield home, gen, first, second
+    mp.undo()

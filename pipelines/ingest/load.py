@@ -20,6 +20,7 @@ import pyarrow as pa
 from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_contract, q
 from pipelines.ingest.discover import LandingFile, discover
 from pipelines.ingest.readers import FileRejected, read_into
+from pipelines.privacy.retired import RetiredTenants
 from pipelines.privacy.vault import pseudonym, tenant_keys, vault_ddl
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse import attach_vault, connect
@@ -156,6 +157,12 @@ def _pseudonym_joins(con, contract: Contract, stage: str, keys: dict[str, bytes]
         }))
         con.execute("INSERT INTO _pseudo_map SELECT * FROM _pseudo_arrow")
         con.unregister("_pseudo_arrow")
+        # Erased subjects (pipelines/privacy/rights.py): a tombstoned pseudonym becomes its token, and
+        # so does a token already written into a landing file purged by the erasure.
+        con.execute("""
+            UPDATE _pseudo_map SET pseudonym = t.token FROM vault.tombstones t
+            WHERE t.tenant_id = _pseudo_map.tenant
+              AND (t.user_pseudonym = _pseudo_map.pseudonym OR t.token = _pseudo_map.value)""")
     joins = " ".join(f"LEFT JOIN _pseudo_map m{i} ON m{i}.tenant = s._folder_tenant AND m{i}.value = s.{q(n)}"
                      for i, n in enumerate(idents))
     cols = "".join(f", m{i}.pseudonym AS _pseudo_{n}" for i, n in enumerate(idents))
@@ -303,7 +310,9 @@ def _write_identities(con, checked: str) -> None:
             INSERT OR REPLACE INTO vault.identities
                 (tenant_id, user_id, user_pseudonym, first_name, last_name, email, updated_at)
             SELECT _folder_tenant, user_id, _pseudo_user_id, first_name, last_name, email, now()
-            FROM {checked} WHERE _rule IS NULL
+            FROM {checked} c WHERE _rule IS NULL
+              AND NOT EXISTS (SELECT 1 FROM vault.tombstones t   -- an erased subject never comes back
+                              WHERE t.tenant_id = c._folder_tenant AND t.token = c._pseudo_user_id)
             QUALIFY row_number() OVER (PARTITION BY _folder_tenant, user_id ORDER BY _rowid DESC) = 1""")
         con.execute("COMMIT")
     except BaseException:
@@ -337,7 +346,9 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
     run_id = run_id or uuid.uuid4().hex
     report = IngestReport(run_id=run_id)
     started = datetime.now(timezone.utc)
-    all_files = [f for f in discover(landing) if f.entity in entities or f.problem]
+    # A retired tenant's files (retention) are rejected under a masked path, never read.
+    retired = RetiredTenants.load(settings)
+    all_files = [retired.screen(f) for f in discover(landing) if f.entity in entities or f.problem]
     report.files_seen = len(all_files)
     with connect(settings=settings) as con:
         attach_vault(con, settings)

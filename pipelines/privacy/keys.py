@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pipelines.settings import Settings, get_settings
 
 # What each derived key protects. A purpose is part of the derivation: renaming one changes its key.
-PURPOSES = ("warehouse", "vault", "analyst", "accounts", "backup", "journal", "retention")
+PURPOSES = ("warehouse", "vault", "analyst", "ops", "serving", "accounts", "backup", "journal", "retention")
 MASTER_FILE = "master.key"
 MIN_MASTER_CHARS = 32
 _noticed: set[Path] = set()

@@ -11,7 +11,8 @@ pipeline, dashboards and `mira serve` must be stopped: DuckDB refuses to open a 
 process writes, and this says so instead of waiting.
 
 Tenant serving files are encrypted with per-tenant random keys kept in the vault, not derived
-from the master key: they need no rotation (the vault that holds their keys is rotated).
+from the master key: they need no rotation (the vault that holds their keys is rotated, and the
+keyring that hands them to the dashboards is re-encrypted).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.privacy import accounts, keys
+from pipelines.privacy import accounts, keys, retired
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse import attach, memory_connection, purpose_of
 
@@ -43,7 +44,8 @@ class RotationReport:
 def encrypted_files(settings: Settings) -> list[tuple[Path, str]]:
     """(path, purpose) of every file whose key derives from the master key."""
     found = []
-    for path in (settings.warehouse_path, settings.vault_path, settings.serving_dir / "analyst.duckdb"):
+    for path in (settings.warehouse_path, settings.vault_path, settings.serving_dir / "analyst.duckdb",
+                 settings.serving_dir / "ops.duckdb"):
         if path.exists():
             found.append((path, purpose_of(path)))
     backups = settings.home / "backups"
@@ -83,6 +85,15 @@ def _reencrypt(path: Path, old_key: str, new_key: str, settings: Settings) -> in
         raise
     con.close()
     return sum(before.values())
+
+
+def _rekey_keyring(old: bytes, new: bytes, settings: Settings) -> None:
+    """The tenants' serving keys stay; the keyring that carries them to the dashboards is
+    re-encrypted under the new master key."""
+    from pipelines.serving import KEYRING_FILE, read_keyring, write_keyring
+
+    if (settings.serving_dir / KEYRING_FILE).exists():
+        write_keyring(read_keyring(settings, master=old), settings, master=new)
 
 
 def rotate(new_master: str | None = None, settings: Settings | None = None) -> RotationReport:
@@ -127,6 +138,8 @@ def rotate(new_master: str | None = None, settings: Settings | None = None) -> R
     for path in prepared:
         os.replace(path.with_name(path.name + _TMP_SUFFIX), path)
         path.with_name(path.name + ".wal").unlink(missing_ok=True)  # belonged to the old file
+    _rekey_keyring(old, new, settings)
+    retired.rewrap(settings, old, new)
     if pending_key is not None:
         os.replace(pending_key, keys.demo_key_path(settings))
         report.demo_key_replaced = True

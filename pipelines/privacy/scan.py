@@ -100,6 +100,20 @@ def scan_parquet(path: Path, people: list[Person], label: str) -> list[Hit]:
         return hits + _scan_bytes(path, label, people)
 
 
+def _serving_keys(settings: Settings):
+    """Tenant serving files open with the tenant's key from the keyring."""
+    from pipelines.serving import TENANTS_DIR, ServingUnavailable, read_keyring
+
+    def key_for(path: Path) -> str | None:
+        if path.parent.name != TENANTS_DIR:
+            return None
+        try:
+            return read_keyring(settings).get(path.stem)
+        except ServingUnavailable:
+            return None
+    return key_for
+
+
 def _is_duckdb(path: Path) -> bool:
     with open(path, "rb") as fh:
         head = fh.read(16)
@@ -116,6 +130,7 @@ def scan_home(settings: Settings | None = None, people: list[Person] | None = No
     settings = settings or get_settings()
     home = settings.home
     people = people if people is not None else identities(settings.vault_path)
+    key_for = key_for or _serving_keys(settings)
     hits: list[Hit] = []
     scanned = 0
     for folder, dirs, files in os.walk(home):

@@ -30,6 +30,15 @@ CREATE TABLE IF NOT EXISTS {schema}.identities (
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     PRIMARY KEY (tenant_id, user_id)
 );
+-- Erased subjects (pipelines/privacy/rights.py): a pseudonym computed at ingestion that is
+-- listed here becomes its token and its identity is never written again. No user id, no names.
+CREATE TABLE IF NOT EXISTS {schema}.tombstones (
+    tenant_id VARCHAR NOT NULL,
+    user_pseudonym VARCHAR NOT NULL,
+    token VARCHAR NOT NULL,
+    erased_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, user_pseudonym)
+);
 """
 
 

@@ -1,29 +1,15 @@
 """End to end on generated data: `mira run`'s job in process, recorded in Dagster, checked by counts."""
 from __future__ import annotations
 
-from datetime import date
-
-import duckdb
 import pytest
 
-from pipelines.warehouse import open_file
-from pipelines.generate import generate
 from pipelines.privacy.scan import identities, scan_duckdb
-from pipelines.runner import run_full_build
-from tests.conftest import point_at
+from pipelines.warehouse import open_file
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """One generated landing zone with defects, built once for the module (dbt is the slow part)."""
-    mp = pytest.MonkeyPatch()
-    home = point_at(mp, tmp_path_factory.mktemp("e2e") / "mira")
-    gen = generate(home / "landing", tenants=3, days=60, seed=11, movements_per_day=25, defect_rate=0.02,
-                   end_date=date(2026, 10, 31))
-    first = run_full_build()
-    second = run_full_build()
-    yield home, gen, first, second
-    mp.undo()
+def built(e2e):
+    return e2e
 
 
 def test_run_succeeds_and_quarantine_counts_are_exact(built):
