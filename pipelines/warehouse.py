@@ -136,10 +136,13 @@ def connect(path: Path | None = None, read_only: bool = False, settings: Setting
 
 
 def _alias(path: Path) -> str:
+    """The warehouse and the vault keep their names (SQL may qualify them); any other file is
+    `db`, which no schema inside it is called (the ops file has a schema `ops`)."""
     try:
-        return purpose_of(path)
+        purpose = purpose_of(path)
     except ValueError:
         return "db"
+    return purpose if purpose in ("warehouse", "vault") else "db"
 
 
 def attach_vault(con: duckdb.DuckDBPyConnection, settings: Settings | None = None, read_only: bool = False) -> None:

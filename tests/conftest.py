@@ -70,7 +70,7 @@ def transform(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def e2e(tmp_path_factory):
+def e2e(tmp_path_factory, transform):
     """One generated landing zone with defects, run twice through `mira run`'s job, shared by the
     tests that only read the result (dbt is the slow part). Tests that change it work on a copy."""
     from datetime import date
