@@ -1,7 +1,34 @@
-"""Dashboards entry point. The foundation ships one overview page; login and the tenant pages
-come with the dashboards issue (the tenant will then come from the login, never a widget)."""
+"""Dashboards entry point (`streamlit run dashboards/app.py`, started by `mira serve`).
+
+Logged out, the only page is the login. Logged in, `st.navigation` offers the pages of the
+account's role, and each page checks the role again (dashboards/auth.py): a page that is not in
+the navigation cannot be reached by URL, and one reached anyway refuses.
+
+The page files live in app_pages/, not pages/: Streamlit treats a `pages/` folder beside the
+entry script as a legacy multipage app until st.navigation has run once in the process, so the
+first request after a server start (and every AppTest run) could run a page file directly,
+without this script (no login check here, no sidebar)."""
+from pathlib import Path
+
 import streamlit as st
 
-st.set_page_config(page_title="mira-analytics", layout="wide")
-pages = [st.Page("pages/overview.py", title="Overview", icon=":material/monitoring:")]
-st.navigation(pages).run()
+from dashboards import auth
+
+st.set_page_config(page_title="mira-analytics", page_icon=":material/inventory:", layout="wide")
+
+PAGES_DIR = Path(__file__).parent / "app_pages"   # not "pages/": see the docstring
+
+account = auth.current_account()
+if account is None:
+    page = st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/login:", url_path="login")],
+                         position="hidden")
+else:
+    pages = [st.Page(PAGES_DIR / f"{name}.py", title=title, icon=icon, url_path=name)
+             for name, (title, icon, _) in auth.PAGES.items() if name in auth.pages_for(account.role)]
+    if not pages:
+        st.error("Your account has no pages: ask your administrator.")
+        auth.sidebar(account)
+        st.stop()
+    page = st.navigation(pages)
+    auth.sidebar(account)
+page.run()

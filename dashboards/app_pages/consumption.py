@@ -1,0 +1,5 @@
+"""Consumption page: the role check, error handling and rendering live in dashboards/ (thin page)."""
+from dashboards.layout import run_page
+from dashboards.views import consumption
+
+run_page("consumption", consumption.render)

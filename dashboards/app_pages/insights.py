@@ -1,0 +1,5 @@
+"""Insights page: the role check, error handling and rendering live in dashboards/ (thin page)."""
+from dashboards.layout import run_page
+from dashboards.views import insights
+
+run_page("insights", insights.render)

@@ -1,0 +1,5 @@
+"""Operations page: the role check, error handling and rendering live in dashboards/ (thin page)."""
+from dashboards.layout import run_page
+from dashboards.views import operations
+
+run_page("operations", operations.render)

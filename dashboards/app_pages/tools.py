@@ -1,0 +1,5 @@
+"""Tools page: the role check, error handling and rendering live in dashboards/ (thin page)."""
+from dashboards.layout import run_page
+from dashboards.views import tools
+
+run_page("tools", tools.render)

@@ -1,0 +1,177 @@
+"""Login, the signed-in session, which pages a role may open, logout.
+
+The account (and with it the role and the tenant) is put in the server-side session at login and
+read from nowhere else: not from a widget, a URL query parameter or a cookie. The session entry
+carries a MAC under a secret that exists only in this server process, so nothing that writes
+into session state without going through `authenticate` (a widget key chosen to collide, a
+test harness, a future bug) can make itself another tenant's manager: a forged or altered entry
+is dropped and the visitor sees the login page. Every page calls `require` again, so a page
+that a role may not see refuses even when it is reached directly.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+import streamlit as st
+
+from pipelines.privacy.accounts import Account, LoginFailed, LoginLocked, authenticate
+
+log = logging.getLogger(__name__)
+
+SESSION_KEY = "_mira_session"
+SESSION_MAX_AGE_S = 12 * 3600
+_PROCESS_SECRET = secrets.token_bytes(32)
+
+# page -> (title, icon, roles allowed)
+PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "consumption": ("Consumption", ":material/trending_up:", ("manager", "analyst")),
+    "stock": ("Stock", ":material/inventory_2:", ("manager", "analyst")),
+    "tools": ("Tools", ":material/construction:", ("manager", "analyst")),
+    "insights": ("Insights", ":material/insights:", ("manager", "analyst")),
+    "operations": ("Operations", ":material/monitor_heart:", ("ops", "privacy_officer")),
+}
+
+ROLE_TITLES = {"manager": "manager", "analyst": "analyst", "ops": "ops", "privacy_officer": "privacy officer"}
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What a page renders for: who is looking, which file (`source`) and which tenant."""
+    account: Account
+    source: str            # "tenant" (the manager's own file) | "analyst" | "ops"
+    tenant_id: str | None
+
+    @property
+    def names_allowed_role(self) -> bool:
+        """Only a tenant's own manager may ever be shown names (and only if the tenant chose so)."""
+        return self.account.role == "manager" and self.source == "tenant" \
+            and self.account.tenant_id == self.tenant_id
+
+
+def pages_for(role: str) -> list[str]:
+    return [page for page, (_, _, roles) in PAGES.items() if role in roles]
+
+
+def _mac(account: Account, issued: float) -> str:
+    msg = f"{account.id}|{account.role}|{account.tenant_id or ''}|{issued!r}".encode()
+    return hmac.new(_PROCESS_SECRET, msg, hashlib.sha256).hexdigest()
+
+
+def _sign_in(account: Account) -> None:
+    issued = time.time()
+    st.session_state[SESSION_KEY] = {"account": account, "issued": issued, "mac": _mac(account, issued)}
+
+
+def current_account() -> Account | None:
+    """The signed-in account, or None. A session entry that was not written by `_sign_in` in this
+    process, or is too old, is removed."""
+    entry = st.session_state.get(SESSION_KEY)
+    if entry is None:
+        return None
+    try:
+        account, issued, mac = entry["account"], entry["issued"], entry["mac"]
+        valid = (isinstance(account, Account) and isinstance(issued, float)
+                 and hmac.compare_digest(str(mac), _mac(account, issued))
+                 and 0 <= time.time() - issued < SESSION_MAX_AGE_S)
+    except (KeyError, TypeError):
+        valid = False
+    if not valid:
+        st.session_state.pop(SESSION_KEY, None)
+        return None
+    return account
+
+
+def logout() -> None:
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+
+
+def _client() -> str:
+    """Where a login attempt comes from, for the rate limit: the remote address when Streamlit
+    knows it, else this browser session."""
+    try:
+        ip = st.context.ip_address
+    except Exception:
+        ip = None
+    if ip:
+        return f"ip:{ip}"
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return f"session:{ctx.session_id if ctx else 'unknown'}"
+
+
+def login_page() -> None:
+    st.title("mira-analytics")
+    st.caption("Consumption and stock reports. Sign in with the account your administrator created.")
+    with st.form("login", clear_on_submit=True):
+        email = st.text_input("Email", key="login_email", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login_password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if not submitted:
+        return
+    if not email.strip() or not password:
+        st.error("Enter your email and password.")
+        return
+    try:
+        account = authenticate(email.strip(), password, client=_client())
+    except LoginLocked as exc:
+        st.error(f"Too many failed attempts: try again in {exc.minutes} minute{'s' if exc.minutes != 1 else ''}.")
+        return
+    except LoginFailed:
+        st.error("Invalid email or password.")
+        return
+    except Exception:
+        log.exception("login failed unexpectedly")
+        st.error("Login is unavailable right now; try again in a minute or tell your administrator.")
+        return
+    _sign_in(account)
+    st.rerun()
+
+
+def sidebar(account: Account) -> None:
+    with st.sidebar:
+        where = f" · {account.tenant_id}" if account.tenant_id else ""
+        st.caption(f"Signed in as {account.email}  \n{ROLE_TITLES.get(account.role, account.role)}{where}")
+        if st.button("Log out", key="logout", icon=":material/logout:"):
+            logout()
+            st.rerun()
+
+
+def require(page: str) -> PageContext:
+    """The context a page renders for, after checking that the signed-in role may see it;
+    otherwise an error and the page stops. Called at the top of every page."""
+    account = current_account()
+    if account is None:
+        st.error("Please log in first.")
+        st.stop()
+    if page not in PAGES or account.role not in PAGES[page][2]:
+        st.error("Your account does not have access to this page.")
+        st.stop()
+    if account.role == "manager":
+        if not account.tenant_id:
+            st.error("Your account is not linked to an organisation: ask your administrator.")
+            st.stop()
+        return PageContext(account, "tenant", account.tenant_id)
+    if account.role == "analyst":
+        return PageContext(account, "analyst", _analyst_tenant())
+    return PageContext(account, "ops", None)
+
+
+def _analyst_tenant() -> str:
+    """Analysts work across tenants (pseudonymised file): they pick one in the sidebar."""
+    from dashboards import data
+
+    tenants = data.analyst_tenants()
+    if tenants.empty:
+        st.info("No data yet: run `mira run` to publish the analyst snapshot.")
+        st.stop()
+    names = dict(zip(tenants.tenant_id, tenants.tenant_name))
+    return st.sidebar.selectbox("Tenant", list(names), format_func=lambda t: f"{names[t]} ({t})",
+                                key="analyst_tenant")
