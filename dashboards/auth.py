@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pipelines.privacy.accounts import Account, LoginFailed, LoginLocked, authenticate
+from pipelines.privacy.accounts import ROLES, TENANT_ROLES, Account, LoginFailed, LoginLocked, authenticate
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,70 @@ def _sign_in(account: Account) -> None:
     st.session_state[SESSION_KEY] = {"account": account, "issued": issued, "mac": _mac(account, issued)}
 
 
+# -- optional single sign-on (OIDC through st.login) -----------------------------------------------
+# Configured by an [auth] section in .streamlit/secrets.toml (Streamlit's own settings: redirect_uri,
+# cookie_secret, client_id, client_secret, server_metadata_url). The identity provider puts the role
+# and, for managers, the tenant in two claims (MIRA_OIDC_ROLE_CLAIM, MIRA_OIDC_TENANT_CLAIM); they
+# are checked like a local account's. Local accounts stay the default and work beside it.
+
+class ClaimsRefused(ValueError):
+    """The provider's claims do not make a valid account; the message says which claim."""
+
+
+def oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except Exception:   # no secrets file at all
+        return False
+
+
+def _oidc_claims() -> dict | None:
+    """The signed-in OIDC user's claims, or None (a seam for tests: no provider runs there)."""
+    try:
+        return st.user.to_dict() if st.user.is_logged_in else None
+    except Exception:
+        return None
+
+
+def account_from_claims(claims: dict) -> Account:
+    from pipelines.privacy.accounts import _tenant_pattern
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    email = str(claims.get("email") or "").strip()
+    role = str(claims.get(settings.oidc_role_claim) or "").strip()
+    tenant = claims.get(settings.oidc_tenant_claim)
+    tenant = str(tenant).strip() if tenant else None
+    if not email:
+        raise ClaimsRefused("the identity provider sent no email claim")
+    if role not in ROLES:
+        raise ClaimsRefused(f"the claim {settings.oidc_role_claim!r} must be one of {', '.join(ROLES)}")
+    if role in TENANT_ROLES and not (tenant and _tenant_pattern().fullmatch(tenant)):
+        raise ClaimsRefused(f"a manager needs a valid tenant id in the claim {settings.oidc_tenant_claim!r}")
+    if role not in TENANT_ROLES:
+        tenant = None
+    return Account(id=0, email=email, role=role, tenant_id=tenant)
+
+
+def _sign_in_oidc() -> Account | None:
+    claims = _oidc_claims()
+    if claims is None:
+        return None
+    try:
+        account = account_from_claims(claims)
+    except ClaimsRefused as exc:
+        st.session_state["_oidc_refused"] = str(exc)
+        return None
+    _sign_in(account)
+    return account
+
+
 def current_account() -> Account | None:
     """The signed-in account, or None. A session entry that was not written by `_sign_in` in this
-    process, or is too old, is removed."""
+    process, or is too old, is removed. A single-sign-on user is signed in from their claims."""
     entry = st.session_state.get(SESSION_KEY)
     if entry is None:
-        return None
+        return _sign_in_oidc() if oidc_configured() else None
     try:
         account, issued, mac = entry["account"], entry["issued"], entry["mac"]
         valid = (isinstance(account, Account) and isinstance(issued, float)
@@ -89,6 +147,8 @@ def current_account() -> Account | None:
 def logout() -> None:
     for key in list(st.session_state.keys()):
         del st.session_state[key]
+    if oidc_configured() and _oidc_claims() is not None:
+        st.logout()   # drops the identity cookie too; otherwise the next run signs them in again
 
 
 def _client() -> str:
@@ -114,6 +174,13 @@ def login_page() -> None:
         password = st.text_input("Password", type="password", key="login_password",
                                  autocomplete="current-password")
         submitted = st.form_submit_button("Log in", type="primary")
+    if oidc_configured():
+        refused = st.session_state.pop("_oidc_refused", None)
+        if refused:
+            st.error(f"Single sign-on worked, but your account cannot be used here: {refused}. "
+                     "Ask your administrator.")
+        if st.button("Log in with single sign-on", key="sso", icon=":material/key:"):
+            st.login()
     if not submitted:
         return
     if not email.strip() or not password:

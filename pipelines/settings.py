@@ -29,6 +29,9 @@ class Settings:
     # ended; backups are kept this many days (rolling).
     tenant_retention_days: int = 90
     backup_retention_days: int = 90
+    # Optional OIDC login (st.login): the ID-token claims that carry the role and the tenant.
+    oidc_role_claim: str = "mira_role"
+    oidc_tenant_claim: str = "mira_tenant"
     # Never printed: repr=False keeps the key out of any log line that shows the settings.
     master_key: str | None = field(default=None, repr=False)
 
@@ -80,4 +83,6 @@ def get_settings() -> Settings:
         tenant_retention_days=int(os.environ.get("MIRA_TENANT_RETENTION_DAYS", "90")),
         backup_retention_days=int(os.environ.get("MIRA_BACKUP_RETENTION_DAYS", "90")),
         master_key=os.environ.get("MIRA_MASTER_KEY") or None,
+        oidc_role_claim=os.environ.get("MIRA_OIDC_ROLE_CLAIM", "mira_role"),
+        oidc_tenant_claim=os.environ.get("MIRA_OIDC_TENANT_CLAIM", "mira_tenant"),
     )

@@ -46,11 +46,8 @@ def dash(e2e, tmp_path_factory) -> Dash:
     home = tmp_path_factory.mktemp("dash") / "mira"
     shutil.copytree(source_home, home, ignore=shutil.ignore_patterns("dagster", "logs", "landing", "tmp", "gx"))
     point_at(mp, home)
-    # Publish the tenant and ops files when the pipeline run did not (yet) do it.
-    if not (home / "serving" / "tenants").is_dir() or not any((home / "serving" / "tenants").glob("*.duckdb")):
-        serving.publish_tenants()
-    if not serving.ops_path().exists():
-        serving.publish_ops()
+    # `mira run` published the tenant and ops files (the dashboards read nothing else)
+    assert any((home / "serving" / "tenants").glob("*.duckdb")) and serving.ops_path().exists()
     tenants = sorted(p.stem for p in (home / "serving" / "tenants").glob("*.duckdb"))
     assert len(tenants) >= 2, tenants
     d = Dash(home, tenants[0], tenants[1], "manager.a@example.com", "manager.b@example.com",
