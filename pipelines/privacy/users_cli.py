@@ -108,3 +108,23 @@ def disable(email: str = typer.Option(..., "--email", help="The account's email.
     with _one_line_errors():
         account_id = accounts.disable_user(email, client="cli")
     _out.print(f"disabled account {account_id}", markup=False, highlight=False)
+
+
+@users_app.command("names")
+def names(
+    tenant: str = typer.Option(..., "--tenant", help="The tenant (controller) whose choice this is."),
+    show: Optional[bool] = typer.Option(None, "--show/--hide", help="Let the tenant's own managers see names "
+                                        "instead of pseudonymous labels (looked up at render time, audited)."),
+) -> None:
+    """Show or set whether a tenant's managers see people's names on its dashboards (default: hidden)."""
+    from pipelines import serving
+
+    with _one_line_errors():
+        try:
+            if show is not None:
+                serving.set_names_visible(tenant, show)
+            visible = serving.names_visible(tenant)
+        except ValueError:
+            raise accounts.AccountError("not a valid tenant id") from None
+    _out.print(f"tenant {tenant}: names {'shown to its managers' if visible else 'hidden (pseudonymous labels)'}",
+               markup=False, highlight=False)

@@ -390,3 +390,16 @@ def test_mira_users_is_registered_and_exits_1_through_main(home):
     assert res.returncode == 0, res.stderr
     assert PASSWORD not in res.stdout + res.stderr
     assert sqlite3.connect(home / "accounts.db").execute("SELECT role FROM accounts").fetchall() == [("ops",)]
+
+
+def test_cli_names_choice_per_tenant(home):
+    shown = users("names", "--tenant", "acme-bouw")
+    assert shown.exit_code == 0 and "hidden" in shown.output
+    on = users("names", "--tenant", "acme-bouw", "--show")
+    assert on.exit_code == 0 and "shown to its managers" in on.output
+    other = users("names", "--tenant", "other-bv")
+    assert "hidden" in other.output          # one tenant's choice is not another's
+    off = users("names", "--tenant", "acme-bouw", "--hide")
+    assert "hidden" in off.output
+    bad = users("names", "--tenant", "../x", "--show")
+    assert bad.exit_code == 1 and "not a valid tenant id" in bad.output
