@@ -24,6 +24,7 @@ manifest: $(STAMP)
 demo: manifest
 	$(BIN)/mira generate --tenants 5 --days 365 --seed 42 --out $(MIRA_HOME)/landing
 	$(BIN)/mira run
+	$(BIN)/mira users demo
 	$(BIN)/mira serve
 
 test: manifest

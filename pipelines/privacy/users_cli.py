@@ -128,3 +128,35 @@ def names(
             raise accounts.AccountError("not a valid tenant id") from None
     _out.print(f"tenant {tenant}: names {'shown to its managers' if visible else 'hidden (pseudonymous labels)'}",
                markup=False, highlight=False)
+
+
+DEMO_DOMAIN = "demo.mira.invalid"
+
+
+@users_app.command("demo")
+def demo() -> None:
+    """DEMO ONLY: one account per role (a manager for the first tenant published), with random
+    passwords printed once. Existing demo accounts are left as they are."""
+    import secrets
+
+    from pipelines.serving import TENANTS_DIR
+    from pipelines.settings import get_settings
+
+    tenants = sorted(p.stem for p in (get_settings().serving_dir / TENANTS_DIR).glob("*.duckdb"))
+    if not tenants:
+        _fail("no tenant is published yet: run `mira run` first")
+    wanted = [("manager", tenants[0]), ("analyst", None), ("ops", None), ("privacy_officer", None)]
+    lines = []
+    with _one_line_errors():
+        for role, tenant in wanted:
+            email = f"{role.replace('_', '.')}@{DEMO_DOMAIN}"
+            if accounts.email_taken(email):
+                lines.append(f"{email}  {role}  {tenant or '-'}  (exists, unchanged)")
+                continue
+            password = secrets.token_urlsafe(12)
+            accounts.add_user(email, role, tenant, password=password, client="cli-demo")
+            lines.append(f"{email}  {role}  {tenant or '-'}  {password}")
+    # Plain lines, never a table: a password cut to the terminal's width would be useless.
+    _out.print("DEMO accounts (passwords shown once; use `mira users add` for real ones):", highlight=False)
+    for line in lines:
+        _out.print("  " + line, markup=False, highlight=False, soft_wrap=True)

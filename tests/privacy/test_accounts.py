@@ -403,3 +403,21 @@ def test_cli_names_choice_per_tenant(home):
     assert "hidden" in off.output
     bad = users("names", "--tenant", "../x", "--show")
     assert bad.exit_code == 1 and "not a valid tenant id" in bad.output
+
+
+def test_cli_demo_accounts_once_per_role(home):
+    assert_one_line_error(users("demo"), "no tenant is published yet")
+    tenants = home / "serving" / "tenants"
+    tenants.mkdir(parents=True)
+    (tenants / "acme-bouw.duckdb").write_bytes(b"")
+    res = runner.invoke(users_cli.users_app, ["demo"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    rows = {line.split()[0]: line.split() for line in res.output.splitlines() if "@demo.mira.invalid" in line}
+    assert set(rows) == {"manager@demo.mira.invalid", "analyst@demo.mira.invalid",
+                         "ops@demo.mira.invalid", "privacy.officer@demo.mira.invalid"}
+    manager = rows["manager@demo.mira.invalid"]
+    assert manager[1:3] == ["manager", "acme-bouw"]
+    account = accounts.authenticate("manager@demo.mira.invalid", manager[3], client="test")
+    assert (account.role, account.tenant_id) == ("manager", "acme-bouw")
+    again = runner.invoke(users_cli.users_app, ["demo"], terminal_width=200)
+    assert again.exit_code == 0 and again.output.count("(exists, unchanged)") == 4
