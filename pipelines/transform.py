@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey
+from dagster import AssetExecutionContext, AssetKey, Config
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -27,12 +27,14 @@ from dagster_dbt import (
 )
 
 from pipelines import progress
+from pipelines.dbt_env import dbt_env
 from pipelines.ingest.assets import WAREHOUSE_POOL
 from pipelines.settings import DBT_PROJECT_DIR, get_settings
 
 GROUP_NAME = "warehouse"
 # What `make manifest` runs (profiles.yml needs MIRA_HOME set, though parse opens no database).
-MANIFEST_COMMAND = "cd dbt_project && MIRA_HOME=$PWD/../.mira ../.venv/bin/dbt parse --quiet --profiles-dir ."
+MANIFEST_COMMAND = ("cd dbt_project && MIRA_HOME=$PWD/../.mira DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY=parse-only "
+                    "../.venv/bin/dbt parse --quiet --profiles-dir .")
 
 mira_dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -46,12 +48,7 @@ def _dbt_executable() -> str:
     return shutil.which("dbt") or "dbt"
 
 
-def _dbt_env(home: Path) -> dict[str, str]:
-    """The variables profiles.yml reads, taken from settings (the one place env is read)."""
-    return {
-        "MIRA_HOME": str(Path(home).resolve()),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
+_dbt_env = dbt_env  # the name scripts and tests import
 
 
 def _require_manifest() -> Path:
@@ -80,23 +77,61 @@ class MiraDbtTranslator(DagsterDbtTranslator):
 translator = MiraDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+class DbtBuildConfig(Config):
+    """Run config of the dbt step (`ops: {mira_dbt_assets: {config: {...}}}`); the defaults are
+    the routine build after new data."""
+
+    full_refresh: bool = False  # rebuild every incremental mart from scratch (`mira run --full-refresh`)
+    unit_tests: bool = False    # also run dbt unit tests (hand-made fixtures; CI runs them on every change)
+    full_tests: bool = False    # data tests over all rows, not only the rows this build wrote (nightly)
+
+
+def dbt_build_flags(*, full_refresh: bool = False, unit_tests: bool = False, full_tests: bool = False) -> list[str]:
+    """The `dbt build` flags of a pipeline build.
+
+    Unit tests check SQL logic against fixed fixtures, not the data: their result only changes
+    when the project changes, so they run in CI (tests/integration/test_dbt_build.py), not on
+    every load. Data tests on the large incremental marts check the rows the build wrote unless
+    `full_tests` (macros/test_scope.sql); a full refresh rewrites every row, so it tests all.
+    """
+    flags = [] if unit_tests else ["--exclude-resource-type", "unit_test"]
+    if full_refresh:
+        flags.append("--full-refresh")
+    if full_tests:
+        flags += ["--vars", "{mira_full_tests: true}"]
+    return flags
+
+
 @dbt_assets(
     manifest=_require_manifest(),
     dagster_dbt_translator=translator,
     project=mira_dbt_project,
     pool=WAREHOUSE_POOL,  # dbt writes warehouse.duckdb: never beside another writer (DuckDB: one writer)
 )
-def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
+def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     """Build the staging views and marts; dbt tests report as asset checks."""
     settings = get_settings()
-    os.environ["MIRA_HOME"] = str(settings.home)
+    os.environ.update(_dbt_env(settings.home))  # DbtCliResource hands os.environ to dbt
     total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
-    args = ["build", "--log-path", str(settings.log_dir / "dbt")]
+    args = ["build", "--log-path", str(settings.log_dir / "dbt"),
+            *dbt_build_flags(full_refresh=config.full_refresh, unit_tests=config.unit_tests,
+                             full_tests=config.full_tests)]
     # Run artifacts under MIRA_HOME (one folder, replaced each run), not piling up in the repo.
     target = settings.home / "dbt" / "target"
-    for done, event in enumerate(dbt.cli(args, context=context, target_path=target).stream(), start=1):
-        progress.report("dbt build", min(done, total), total)
-        yield event
+    invocation = dbt.cli(args, context=context, target_path=target)
+    try:
+        for done, event in enumerate(invocation.stream(), start=1):
+            progress.report("dbt build", min(done, total), total)
+            yield event
+    finally:
+        # If this step fails while dbt still runs (an event it cannot map, a cancelled run),
+        # dbt must not live on holding the warehouse's write lock for the steps after it.
+        if invocation.process.poll() is None:
+            invocation.process.terminate()
+            try:
+                invocation.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                invocation.process.kill()
 
 
 class DbtBuildError(RuntimeError):
@@ -111,8 +146,10 @@ def dbt_resource() -> DbtCliResource:
     return DbtCliResource(project_dir=mira_dbt_project, dbt_executable=_dbt_executable())
 
 
-def run_dbt_build(home: Path, *, select: str | None = None) -> None:
-    """`dbt build` against the warehouse in `home`, without Dagster (tests, the CLI).
+def run_dbt_build(home: Path, *, select: str | None = None, full_refresh: bool = False,
+                  unit_tests: bool = False, full_tests: bool = False) -> None:
+    """`dbt build` against the warehouse in `home`, without Dagster (tests, the CLI), with the
+    pipeline's flags (dbt_build_flags: no unit tests unless asked).
 
     Artifacts and logs go under `home`, not the project's target/, so this never overwrites
     the manifest the Dagster code location was loaded from. Raises DbtBuildError, carrying
@@ -125,6 +162,7 @@ def run_dbt_build(home: Path, *, select: str | None = None) -> None:
         "--profiles-dir", str(mira_dbt_project.profiles_dir),
         "--target-path", str(home / "dbt" / "target"),
         "--log-path", str(home / "logs" / "dbt"),
+        *dbt_build_flags(full_refresh=full_refresh, unit_tests=unit_tests, full_tests=full_tests),
     ]
     if select:
         args += ["--select", select]

@@ -5,12 +5,19 @@ consumption rules shows up here as a wrong number, not as a silently different m
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
+
+from pipelines.warehouse import open_file
+from tests.conftest import point_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -91,21 +98,84 @@ EXPECTED_USAGE = {
 
 def _make_raw_warehouse(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+    with open_file(home / "warehouse.duckdb") as con:
         con.execute(RAW_SQL)
 
 
 def _rows(home: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with open_file(home / "warehouse.duckdb", read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
 @pytest.fixture(scope="module")
 def built_home(tmp_path_factory, transform) -> Path:
-    home = tmp_path_factory.mktemp("mira_home")
+    mp = pytest.MonkeyPatch()
+    home = point_at(mp, tmp_path_factory.mktemp("mira_home"))   # its key, whatever ran before
     _make_raw_warehouse(home)
-    transform.run_dbt_build(home)
-    return home
+    # CI runs every dbt unit test here; pipeline builds leave them out (dbt_build_flags)
+    transform.run_dbt_build(home, unit_tests=True)
+    yield home
+    mp.undo()
+
+
+def test_the_ci_build_runs_every_dbt_unit_test(built_home):
+    target = built_home / "dbt" / "target"
+    declared = set(json.loads((target / "manifest.json").read_text())["unit_tests"])
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    ran = {r["unique_id"]: r["status"] for r in results if r["unique_id"].startswith("unit_test.")}
+    assert len(declared) >= 12 and set(ran) == declared
+    assert set(ran.values()) == {"pass"}
+
+
+def test_pipeline_builds_leave_unit_tests_to_ci(transform):
+    assert transform.dbt_build_flags() == ["--exclude-resource-type", "unit_test"]
+    assert transform.dbt_build_flags(unit_tests=True) == []
+    assert transform.dbt_build_flags(full_refresh=True) == ["--exclude-resource-type", "unit_test", "--full-refresh"]
+    assert transform.dbt_build_flags(full_tests=True)[-2:] == ["--vars", "{mira_full_tests: true}"]
+
+
+def _dbt_test(transform, home: Path, select: str, *args: str) -> dict[str, str]:
+    """`dbt test` on the warehouse in `home`; status per test name."""
+    done = subprocess.run(
+        [transform._dbt_executable(), "test", "--select", select, *args,
+         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+         "--target-path", str(home / "dbt" / "target"), "--log-path", str(home / "logs" / "dbt")],
+        cwd=DBT_PROJECT_DIR, env={**os.environ, **transform._dbt_env(home)}, capture_output=True, text=True)
+    results = json.loads((home / "dbt" / "target" / "run_results.json").read_text())["results"]
+    assert results, done.stdout[-3000:]
+    return {r["unique_id"].split(".")[2]: r["status"] for r in results}
+
+
+def test_scoped_data_tests_check_what_the_build_wrote(built_home, transform, tmp_path):
+    """The large marts' data tests check the rows the latest build wrote, and staging the rows
+    not built yet (macros/test_scope.sql): a bad row there fails, also when it clashes with a
+    row the build kept; a bad row the build kept is left to the full (nightly) tests."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "warehouse.duckdb").write_bytes((built_home / "warehouse.duckdb").read_bytes())
+    with open_file(home / "warehouse.duckdb") as con:
+        con.execute(f"""INSERT INTO raw.movements (movement_id, tenant_id, occurred_at, movement_type,
+                material_id, quantity, unit, from_location_id, project_id, user_pseudonym)
+            VALUES ('mv11', 't1', '2026-03-03 12:00:00+01', 'issue', 'M1', 1, 'pcs', 'L1', 'P1', '{P1}')""")
+    transform.run_dbt_build(home, select="+fct_stock_movements")
+    with open_file(home / "warehouse.duckdb") as con:
+        assert con.execute("select count(distinct built_at) from marts.fct_stock_movements").fetchone() == (2,)
+        # the build wrote mv11's leg and kept mv2's
+        con.execute("update marts.fct_stock_movements set movement_type = 'teleport' where movement_id = 'mv11'")
+        con.execute("update marts.fct_stock_movements set leg = 'sideways' where movement_id = 'mv2'")
+        # a loaded row not built yet that repeats the key of one already built
+        con.execute("""INSERT INTO raw.movements (movement_id, tenant_id, occurred_at, movement_type,
+                material_id, quantity, unit, to_location_id, user_pseudonym)
+            SELECT movement_id, tenant_id, occurred_at, 'receipt', material_id, 1, unit, 'L1', user_pseudonym
+            FROM raw.movements WHERE movement_id = 'mv1' AND tenant_id = 't1'""")
+
+    scoped = _dbt_test(transform, home, "stg_mira__movements fct_stock_movements")
+    assert scoped["accepted_values_fct_stock_movements_movement_type__receipt__issue__return__transfer__checkout__checkin__adjustment__scrap"] == "fail"
+    assert scoped["accepted_values_fct_stock_movements_leg__out__in"] == "pass"        # mv2 was kept
+    assert scoped["unique_combination_stg_mira__movements_tenant_id__movement_id"] == "fail"
+
+    full = _dbt_test(transform, home, "fct_stock_movements", "--vars", "{mira_full_tests: true}")
+    assert full["accepted_values_fct_stock_movements_leg__out__in"] == "fail"
 
 
 def test_usage_figures_match_hand_computed(built_home):
@@ -132,7 +202,7 @@ def test_late_material_resolves_once_it_arrives(built_home, transform, tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     (home / "warehouse.duckdb").write_bytes((built_home / "warehouse.duckdb").read_bytes())
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+    with open_file(home / "warehouse.duckdb") as con:
         con.execute("""INSERT INTO raw.materials (material_id, tenant_id, sku, name, category, kind,
                 unit, unit_cost, min_stock, reorder_qty, lead_time_days)
             VALUES ('M7', 't1', 'TAPE-50', 'Duct tape', 'fixings', 'consumable', 'roll', 1.5, 5, 20, 2)""")
@@ -215,3 +285,42 @@ def test_dagster_materialize_runs_dbt_build_with_checks(transform, tmp_path, mon
     assert _rows(home, "select sum(consumed_quantity) from marts.fct_material_usage_daily") == [
         (Decimal("18"),)
     ]
+
+    # `mira run --full-refresh`: the job's run config reaches the dbt step, which rebuilds the
+    # incremental marts from scratch (a plain build would keep every ledger row: nothing changed)
+    from pipelines.runner import full_build_run_config
+
+    ledger = AssetKey(["marts", "fct_stock_movements"])
+    (first_built,) = _rows(home, "select max(built_at) from marts.fct_stock_movements")[0]
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize(
+            [transform.mira_dbt_assets], selection=[ledger],
+            resources={"dbt": transform.dbt_resource()}, instance=instance,
+            run_config={"ops": full_build_run_config(full_refresh=True)["ops"]},
+        )
+    assert result.success
+    ((rows, builds, built),) = _rows(home, "select count(*), count(distinct built_at), min(built_at) "
+                                           "from marts.fct_stock_movements")
+    assert (rows, builds) == (12, 1) and built > first_built   # 11 movements, the transfer has 2 legs
+
+
+def test_mira_run_has_a_full_refresh_flag(monkeypatch):
+    from dagster import validate_run_config
+    from typer.testing import CliRunner
+
+    from pipelines import cli, runner
+    from pipelines.definitions import defs
+
+    assert validate_run_config(defs.resolve_job_def("full_build"), runner.full_build_run_config(True))
+    seen = []
+
+    def fake_run(full_refresh: bool = False) -> dict:
+        seen.append(full_refresh)
+        return {"run_id": "r", "success": True, "failure": "", "models_built": 0, "files_loaded": 0,
+                "files_rejected": 0, "files_duplicate": 0, "rows_loaded": 0, "rows_quarantined": 0,
+                "quarantined_by_rule": {}, "rejected_files": []}
+
+    monkeypatch.setattr(runner, "run_full_build", fake_run)
+    assert CliRunner().invoke(cli.app, ["run", "--full-refresh"]).exit_code == 0
+    assert CliRunner().invoke(cli.app, ["run"]).exit_code == 0
+    assert seen == [True, False]

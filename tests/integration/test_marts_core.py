@@ -27,7 +27,10 @@ import pytest
 
 from pipelines.generate import generate
 from pipelines.ingest.load import ingest
+from pipelines.privacy.keys import file_key
 from pipelines.privacy.scan import identities, scan_duckdb
+from pipelines.dbt_env import dbt_env as _dbt_env
+from pipelines.warehouse import attach, memory_connection, open_file
 from tests.conftest import point_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +38,17 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
 
 LAST_DAY = date(2026, 10, 30)           # a Friday: a working day's worth of movements
-CORE_SELECT = "staging marts.core marts.consumption fct_stock_levels_daily"
+CORE_SELECT = "staging intermediate marts.core marts.consumption fct_stock_levels_daily rpt_tool_custody"
 # Marts that must be equal after an incremental run and after a full refresh (built_at aside).
 # fct_stock_movement_history is left out on purpose: it remembers superseded bookings, which a
 # full refresh (starting from the current ledger) cannot know.
 COMPARED_MARTS = [
     "fct_stock_movements", "fct_stock_levels_daily", "fct_material_usage_daily",
     "dim_materials", "dim_locations", "dim_projects", "dim_users", "dim_tenants", "dim_date",
+    "rpt_tool_custody",
 ]
+# and the incremental working table tool custody is matched in
+COMPARED = [("marts", m) for m in COMPARED_MARTS] + [("intermediate", "int_tool_custody_events")]
 IN_TYPES = {"receipt", "return", "transfer", "checkin", "adjustment"}     # stock enters to_location
 OUT_TYPES = {"issue", "transfer", "checkout", "scrap"}                    # stock leaves from_location
 PERSON_COLUMN = re.compile(r"^(full_?|first_?|last_?|given_?|family_?|sur)?name$|e_?mail|user_?id|phone",
@@ -56,6 +62,7 @@ class Scenario:
     tenant: str             # the tenant the corrections were made in
     new_ids: set[tuple[str, str]]        # (tenant, movement_id) of the held-back day
     corrected_ids: set[tuple[str, str]]  # (tenant, movement_id) of the corrections
+    custody_ids: set[tuple[str, str]]    # those of them that are tool checkouts and checkins
     recosted: tuple[str, str]            # (tenant, material_id) whose catalogue cost changed
     first_ledger: list[tuple]            # ledger bookings after the first build
     first_built_at: datetime
@@ -63,7 +70,7 @@ class Scenario:
 
 
 def _rows(home: Path, sql: str, params: list | None = None) -> list[tuple]:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with open_file(home / "warehouse.duckdb", read_only=True) as con:
         return con.execute(sql, params or []).fetchall()
 
 
@@ -109,6 +116,8 @@ def scenario(tmp_path_factory, transform) -> Scenario:
         tenant = next(t for t in gen.tenants if t in held)   # one still active on the last day
         moves = pl.concat([_read(p) for p in sorted((landing / tenant / "movements").glob("*.csv"))])
         template = moves.row(0, named=True)
+        tools = _read(landing / tenant / "materials" / "materials.csv").filter(pl.col("kind") == "tool")
+        tool_moves = moves.filter(pl.col("material_id").is_in(tools["material_id"].implode()))
         project = _pick(moves, movement_type="issue")["project_id"]
 
         # Planted in the first batch, so the corrections below can empty a series and a day.
@@ -134,6 +143,9 @@ def scenario(tmp_path_factory, transform) -> Scenario:
         transfer = _pick(moves.filter(pl.col("occurred_at") < "2026-09-20"), movement_type="transfer")
         issue = _pick(moves.filter(pl.col("occurred_at") > "2026-10-10"), movement_type="issue")
         moved_day = (datetime.fromisoformat(issue["occurred_at"]) - timedelta(days=10)).isoformat()
+        checkout = _pick(tool_moves.filter(pl.col("occurred_at") < "2026-10-01"), movement_type="checkout")
+        other_holder = _pick(moves.filter(pl.col("user_id") != checkout["user_id"]), movement_type="issue")["user_id"]
+        checkin = _pick(tool_moves.filter(pl.col("occurred_at") < "2026-10-15"), movement_type="checkin")
         corrections = [
             # a transfer (out of A, into B) re-typed as an issue from A, one more unit: B's leg must go
             _movement(transfer, movement_type="issue", quantity=Decimal(transfer["quantity"]) + 1,
@@ -144,6 +156,11 @@ def scenario(tmp_path_factory, transform) -> Scenario:
             _movement(alone, to_location_id="LOC-0001"),
             # the day's only consumption of MAT-PLANTED becomes a transfer: that day must vanish
             _movement(lonely_use, movement_type="transfer", to_location_id="LOC-0002", project_id=None),
+            # a tool checkout booked by the wrong person: it leaves one custody stack for another
+            _movement(checkout, user_id=other_holder),
+            # a checkin that arrives late, dated before events its holder's stack already has
+            _movement(checkin, movement_id="MV-LATE-CHECKIN",
+                      occurred_at=(datetime.fromisoformat(checkin["occurred_at"]) - timedelta(days=3)).isoformat()),
         ]
         pl.DataFrame(corrections).write_csv(landing / tenant / "movements" / "movements_corrections.csv")
         # and the catalogue re-costs the tenant's most moved material: its legs are valued anew
@@ -173,6 +190,7 @@ def scenario(tmp_path_factory, transform) -> Scenario:
             home=home, full_home=full_home, tenant=tenant,
             new_ids={(t, m) for t, df in held.items() for m in df["movement_id"]},
             corrected_ids={(tenant, c["movement_id"]) for c in corrections},
+            custody_ids={(tenant, checkout["movement_id"]), (tenant, "MV-LATE-CHECKIN")},
             recosted=(tenant, recosted),
             first_ledger=first_ledger, first_built_at=first_built_at, second_built_at=second_built_at,
         )
@@ -244,6 +262,36 @@ def test_stock_on_hand_as_of_a_date_matches_raw_movements(scenario, as_of):
     assert all(v == (q * c if c is not None else None) for _, _, _, q, v, c in rows)
 
 
+def test_daily_flows_the_reports_read_match_raw_movements(scenario):
+    """fct_stock_levels_daily's use (issue + scrap + transfer out - return), net tool checkouts
+    (checkout - checkin) and arrivals to date, per location, recomputed from raw.movements."""
+    used: dict[tuple, Decimal] = defaultdict(Decimal)
+    checked_out: dict[tuple, Decimal] = defaultdict(Decimal)
+    arrived: dict[tuple, Decimal] = defaultdict(Decimal)
+    for m in _raw_movements(scenario.home):
+        t, mat, q, typ = m["tenant_id"], m["material_id"], m["quantity"], m["movement_type"]
+        frm, to = (t, mat, m["from_location_id"]), (t, mat, m["to_location_id"])
+        if typ in ("issue", "scrap", "transfer"):
+            used[frm] += q
+        if typ == "return":
+            used[to] -= q
+        if typ == "checkout":
+            checked_out[frm] += q
+        if typ == "checkin":
+            checked_out[to] -= q
+        if typ in IN_TYPES and q > 0:       # arrivals: every leg that put stock in (a count that found more)
+            arrived[to] += q
+    rows = _rows(scenario.home, """
+        select tenant_id, material_id, location_id, sum(quantity_used), sum(quantity_checked_out),
+               max(cumulative_quantity_in) filter (where valid_to is null), sum(quantity_in)
+        from marts.fct_stock_levels_daily group by all""")
+    assert {tuple(k): u for *k, u, _, _, _ in rows if u} == {k: v for k, v in used.items() if v}
+    assert {tuple(k): c for *k, _, c, _, _ in rows if c} == {k: v for k, v in checked_out.items() if v}
+    assert {tuple(k): a for *k, _, _, a, _ in rows if a} == {k: v for k, v in arrived.items() if v}
+    assert all(a == i for *_, a, i in rows)    # arrivals to date on the current row = all arrivals
+    assert sum(checked_out.values()) != 0 and len(used) > 50
+
+
 def test_value_on_hand_of_one_location(scenario):
     """A warehouse's stock value today, summed from raw movements at current catalogue cost."""
     raw = _raw_movements(scenario.home)
@@ -267,18 +315,19 @@ def test_value_on_hand_of_one_location(scenario):
 # -- incremental runs ---------------------------------------------------------------------------
 
 def test_incremental_run_equals_full_refresh(scenario):
-    with duckdb.connect() as con:
-        con.execute(f"ATTACH '{scenario.home / 'warehouse.duckdb'}' AS inc (READ_ONLY)")
-        con.execute(f"ATTACH '{scenario.full_home / 'warehouse.duckdb'}' AS ful (READ_ONLY)")
-        for mart in COMPARED_MARTS:
+    with memory_connection() as con:
+        key = file_key("warehouse")  # tests share one master key, so both homes share this key
+        attach(con, scenario.home / "warehouse.duckdb", "inc", key, read_only=True)
+        attach(con, scenario.full_home / "warehouse.duckdb", "ful", key, read_only=True)
+        for schema, mart in COMPARED:
             columns = ", ".join(c for (c,) in con.execute(
                 "select column_name from duckdb_columns() where database_name = 'inc' "
-                "and schema_name = 'marts' and table_name = ? and column_name <> 'built_at'", [mart]).fetchall())
-            only_inc = con.execute(f"select count(*) from (select {columns} from inc.marts.{mart} "
-                                   f"except all select {columns} from ful.marts.{mart})").fetchone()[0]
-            only_full = con.execute(f"select count(*) from (select {columns} from ful.marts.{mart} "
-                                    f"except all select {columns} from inc.marts.{mart})").fetchone()[0]
-            rows = con.execute(f"select count(*) from inc.marts.{mart}").fetchone()[0]
+                "and schema_name = ? and table_name = ? and column_name <> 'built_at'", [schema, mart]).fetchall())
+            only_inc = con.execute(f"select count(*) from (select {columns} from inc.{schema}.{mart} "
+                                   f"except all select {columns} from ful.{schema}.{mart})").fetchone()[0]
+            only_full = con.execute(f"select count(*) from (select {columns} from ful.{schema}.{mart} "
+                                    f"except all select {columns} from inc.{schema}.{mart})").fetchone()[0]
+            rows = con.execute(f"select count(*) from inc.{schema}.{mart}").fetchone()[0]
             assert (mart, only_inc, only_full) == (mart, 0, 0)
             assert rows > 0, mart
         # the full refresh really rebuilt everything in one run
@@ -296,7 +345,7 @@ def test_corrected_movements_replace_their_old_legs(scenario):
         ("MV-PLANTED-2", "in"): ("transfer", "LOC-0002", Decimal("3")),
     }
     # the transfer re-typed as an issue: one out leg, one more unit, no stale in leg
-    retyped = [m for (tn, m) in scenario.corrected_ids if not m.startswith("MV-PLANTED")]
+    retyped = [m for (tn, m) in scenario.corrected_ids - scenario.custody_ids if not m.startswith("MV-PLANTED")]
     legs = _rows(scenario.home, """
         select movement_id, leg, movement_type from marts.fct_stock_movements
         where tenant_id = ? and movement_id in (select unnest(?::varchar[]))""", [t, retyped])
@@ -365,6 +414,14 @@ def test_a_new_day_rebuilds_only_what_it_touches(scenario):
     assert {p for p, built in partitions.items() if run2 in built} == touched_days & set(partitions)
     assert all(len(built) == 1 for built in partitions.values()), "a partition is rebuilt whole"
 
+    # tool custody: a changed or new event is rewritten with its stack's open checkouts (or its
+    # whole stack, after a correction); closed events of continued stacks and untouched stacks
+    # keep their build
+    custody = _rows(home, "select tenant_id, movement_id, built_at from intermediate.int_tool_custody_events")
+    rewritten = {(t, m) for t, m, built in custody if built == run2}
+    assert {(t, m) for t, m, _ in custody if (t, m) in changed} <= rewritten
+    assert 0 < len(rewritten) < len(custody) / 2
+
 
 # -- dimensions and privacy ---------------------------------------------------------------------
 
@@ -419,7 +476,7 @@ def test_an_email_typed_into_a_mart_is_caught(scenario, tmp_path):
     """Both guards fire on a planted email: the vault scan, and the dbt test every build runs."""
     people = identities(scenario.home / "vault.duckdb")
     shutil.copyfile(scenario.home / "warehouse.duckdb", tmp_path / "warehouse.duckdb")
-    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:
+    with open_file(tmp_path / "warehouse.duckdb") as con:
         con.execute("update marts.dim_locations set location_name = ? where location_id = 'LOC-0001'",
                     [f"Van of {people[0][3]}"])
     hits = scan_duckdb(tmp_path / "warehouse.duckdb", people)
@@ -431,7 +488,7 @@ def test_an_email_typed_into_a_mart_is_caught(scenario, tmp_path):
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(tmp_path / "target"),
          "--log-path", str(tmp_path / "logs")],
         cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
-        env={**os.environ, "MIRA_HOME": str(tmp_path), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+        env={**os.environ, **_dbt_env(tmp_path)})
     assert tested.returncode == 1
     assert re.search(r"FAIL \d+ no_personal_data_dim_locations_", tested.stdout)
     assert re.search(r"PASS no_personal_data_dim_projects_", tested.stdout)   # the clean mart passes

@@ -23,6 +23,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.dbt_env import dbt_env as _dbt_env
+from pipelines.warehouse import open_file
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT = Path(sys.executable).with_name("dbt")
@@ -128,18 +131,26 @@ CREATE TABLE marts.fct_stock_movements (tenant_id VARCHAR, movement_id VARCHAR, 
     loaded_at TIMESTAMPTZ DEFAULT '2026-07-01 00:00:00+00');
 """
 
-# Same definitions as the core marts: end-of-day level per change day, valid until the next one;
-# consumption = issue + scrap - return at the location the stock left or came back to.
+# Same definitions as the core marts: end-of-day level per change day, valid until the next one,
+# with the day's net use (issue + scrap + transfer out - return), net tool checkouts and the
+# running total of arrivals; consumption = issue + scrap - return at the location the stock left
+# or came back to. (test_marts_core checks the core marts' own figures against raw movements.)
 DERIVED_SQL = """
 CREATE TABLE marts.fct_stock_levels_daily AS
 WITH daily AS (
     SELECT tenant_id, material_id, location_id, movement_date AS stock_date,
            sum(CASE WHEN quantity_delta > 0 THEN quantity_delta ELSE 0 END) AS quantity_in,
-           sum(CASE WHEN quantity_delta < 0 THEN -quantity_delta ELSE 0 END) AS quantity_out
+           sum(CASE WHEN quantity_delta < 0 THEN -quantity_delta ELSE 0 END) AS quantity_out,
+           sum(CASE WHEN movement_type IN ('issue', 'scrap', 'return')
+                      OR (movement_type = 'transfer' AND leg = 'out')
+               THEN -quantity_delta ELSE 0 END) AS quantity_used,
+           sum(CASE WHEN movement_type IN ('checkout', 'checkin') THEN -quantity_delta ELSE 0 END)
+               AS quantity_checked_out
     FROM marts.fct_stock_movements GROUP BY ALL
 )
 SELECT daily.*,
        sum(quantity_in - quantity_out) OVER w AS quantity_on_hand,
+       sum(quantity_in) OVER w AS cumulative_quantity_in,
        sum(quantity_in - quantity_out) OVER w * mat.unit_cost AS value_on_hand,
        lead(stock_date) OVER (PARTITION BY daily.tenant_id, daily.material_id, daily.location_id
                               ORDER BY stock_date) AS valid_to
@@ -159,7 +170,7 @@ GROUP BY ALL;
 
 def _build_fixture(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(home / "warehouse.duckdb")) as con:
+    with open_file(home / "warehouse.duckdb") as con:
         con.execute(FIXTURE_SQL)
         con.executemany(
             "INSERT INTO marts.dim_materials VALUES (?, ?, ?, ?, 'test', ?, ?, ?, ?, ?, ?, true)",
@@ -181,23 +192,24 @@ def _dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
         [str(DBT), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(home / "target"), "--log-path", str(home / "logs")],
         cwd=DBT_PROJECT_DIR,
-        env={**os.environ, "MIRA_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+        env={**os.environ, **_dbt_env(home)},
         capture_output=True, text=True,
     )
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
-    """Report models, their unit tests and data tests, built once over the fixture."""
+    """Report models, their unit tests and data tests, built once over the fixture (with the
+    working table of tool custody, which they read like the core marts but dbt builds)."""
     home = tmp_path_factory.mktemp("reports")
     _build_fixture(home)
-    done = _dbt(home, "build", "--select", "tag:reports")
+    done = _dbt(home, "build", "--select", "tag:reports", "int_tool_custody_events")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     return home
 
 
 def _query(home: Path, sql: str) -> list[tuple]:
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+    with open_file(home / "warehouse.duckdb", read_only=True) as con:
         return con.execute(sql).fetchall()
 
 
@@ -375,6 +387,7 @@ def test_every_report_has_contract_descriptions_and_tests(built):
               if n["resource_type"] == "model" and "reports" in n["tags"]}
     assert set(models) == REPORTS
     tests_by_model: dict[str, set[str]] = {name: set() for name in REPORTS}
+    keys_by_model: dict[str, list[str]] = {}
     unit_tests_by_model: dict[str, int] = {name: 0 for name in REPORTS}
     for node in manifest["nodes"].values():
         if node["resource_type"] == "test":
@@ -382,6 +395,8 @@ def test_every_report_has_contract_descriptions_and_tests(built):
                 name = dep.split(".")[-1]
                 if name in REPORTS and node.get("attached_node") == dep:
                     tests_by_model[name].add(node["test_metadata"]["name"])
+                    if node["test_metadata"]["name"] == "unique_combination":
+                        keys_by_model[name] = node["test_metadata"]["kwargs"]["combination_of_columns"]
     for ut in manifest.get("unit_tests", {}).values():
         if ut["model"] in REPORTS:
             unit_tests_by_model[ut["model"]] += 1
@@ -392,7 +407,12 @@ def test_every_report_has_contract_descriptions_and_tests(built):
         assert node["columns"], name
         for col in node["columns"].values():
             assert col["data_type"] and col["description"], (name, col["name"])
-        assert {"unique_combination", "not_null"} <= tests_by_model[name], name
+        assert "unique_combination" in tests_by_model[name], name
+        # key columns are never null: the enforced contract's not_null constraint refuses the
+        # build (a not_null data test on such a column would only repeat it)
+        for key in keys_by_model[name]:
+            assert {"type": "not_null"} in [{"type": c["type"]} for c in node["columns"][key]["constraints"]], (
+                name, key)
         assert "relationships_within_tenant" in tests_by_model[name], name
     # the tricky logic has hand-checked unit tests, and the build ran them
     for name in ["rpt_days_of_cover", "rpt_reorder_suggestions", "rpt_abc_xyz", "rpt_stock_ageing",

@@ -5,10 +5,12 @@ import pytest
 
 from pipelines.privacy.scan import identities, scan_duckdb
 from pipelines.warehouse import open_file
+from tests.conftest import point_at
 
 
-@pytest.fixture(scope="module")
-def built(e2e):
+@pytest.fixture
+def built(e2e, monkeypatch):
+    point_at(monkeypatch, e2e[0])   # the shared home, whatever other modules pointed at meanwhile
     return e2e
 
 

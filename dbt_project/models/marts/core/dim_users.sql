@@ -6,9 +6,9 @@ with known as (
 ),
 
 referenced as (
-    select distinct tenant_id, user_pseudonym
-    from {{ ref('stg_mira__movements') }}
-    where user_pseudonym is not null
+    select tenant_id, user_pseudonym
+    from {{ ref('int_movement_references') }}
+    where reference_kind = 'user'
 ),
 
 unioned as (
