@@ -8,8 +8,12 @@ from pipelines.settings import get_settings
 from pipelines.warehouse import connect
 
 
-def run_full_build() -> dict:
-    """Execute the `full_build` job in process; return a summary read back from the audit tables."""
+def run_full_build(full_refresh: bool = False) -> dict:
+    """Execute the `full_build` job in process; return a summary read back from the audit tables.
+
+    full_refresh: dbt rebuilds every incremental mart from scratch (`dbt build --full-refresh`),
+    e.g. after a model change that alters columns, or rows deleted from raw outside a purge.
+    """
     prepare_dagster_home()
     from dagster import DagsterInstance
 
@@ -18,14 +22,13 @@ def run_full_build() -> dict:
     settings = get_settings()
     settings.log_dir.mkdir(parents=True, exist_ok=True)
     instance = DagsterInstance.get()
-    # The full event log is in the Dagster instance (and UI); the terminal gets warnings only,
-    # and dbt's console output goes to a log file instead of flooding the progress bars.
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    # dbt's console output goes to a log file instead of flooding the progress bars.
+    run_config = full_build_run_config(full_refresh=full_refresh)
     try:
         with open(settings.log_dir / "mira-run.log", "a", encoding="utf-8") as log, \
                 contextlib.redirect_stdout(log):
             result = defs.resolve_job_def("full_build").execute_in_process(
-                instance=instance, raise_on_error=False, run_config=quiet)
+                instance=instance, raise_on_error=False, run_config=run_config)
     finally:
         instance.dispose()
     failure = None
@@ -40,6 +43,15 @@ def run_full_build() -> dict:
                "models_built": models}
     summary.update(run_figures(result.run_id))
     return summary
+
+
+def full_build_run_config(full_refresh: bool = False) -> dict:
+    """Run config of the `full_build` job: warnings only on the console (the full event log is in
+    the Dagster instance and UI), and the dbt step's options (pipelines.transform.DbtBuildConfig)."""
+    return {
+        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        "ops": {"mira_dbt_assets": {"config": {"full_refresh": full_refresh}}},
+    }
 
 
 def run_figures(run_id: str) -> dict:

@@ -30,6 +30,8 @@
   rebuild, with the partition columns of `unique_key` and, when config `replace_from` names a
   column, a `replace_from` value: the partition is then replaced from that value onwards only.
   The model's SQL emits the new content of exactly those partitions (it calls the same macro).
+  The macro is passed the relation holding the rows this run writes, for models whose
+  partitions are single rows chosen by the model's SQL (int_tool_custody_events).
 
   Why not delete+insert or merge: both delete only keys present in the new rows, so a
   partition left empty by a correction (a day's only issue re-typed as a transfer, a movement
@@ -53,7 +55,7 @@
     {%- set dest_cols_csv = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
 
     {%- set touched = target.identifier ~ '__touched' %}
-    create temporary table {{ touched }} as {{ context[touched_macro]() }};
+    create temporary table {{ touched }} as {{ context[touched_macro](source) }};
 
     delete from {{ target }} as dbt_target
     where exists (

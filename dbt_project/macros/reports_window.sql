@@ -7,13 +7,17 @@
   decaying towards zero use while nothing is known.
 #}
 
-{# One row per tenant: as_of_date (latest movement day) and first_movement_date (earliest). #}
+{#
+  One row per tenant: as_of_date (latest movement day) and first_movement_date (earliest).
+  Read from fct_stock_levels_daily, which has a row for every day a ledger leg was booked, so
+  its days are the ledger's days, in a table a third of the ledger's size.
+#}
 {% macro reports_as_of_dates() -%}
     select
         tenant_id,
-        max(movement_date) as as_of_date,
-        min(movement_date) as first_movement_date
-    from {{ ref('fct_stock_movements') }}
+        max(stock_date) as as_of_date,
+        min(stock_date) as first_movement_date
+    from {{ ref('fct_stock_levels_daily') }}
     group by tenant_id
 {%- endmacro %}
 

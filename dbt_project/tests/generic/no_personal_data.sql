@@ -11,7 +11,8 @@
 {% test no_personal_data(model) %}
     {%- set personal = modules.re.compile(
         '^(full_?|first_?|last_?|given_?|family_?|sur)?name$|e_?mail|user_?id|phone', modules.re.IGNORECASE) -%}
-    {%- set columns = adapter.get_columns_in_relation(model) if execute else [] -%}
+    {#- `model` may be the tested rows only (macros/test_scope.sql): columns come from the table -#}
+    {%- set columns = adapter.get_columns_in_relation(mira_tested_relation() or model) if execute else [] -%}
     {%- set checks = [] -%}
     {%- for column in columns -%}
         {%- if personal.search(column.name) -%}

@@ -5,7 +5,7 @@
 #}
 {% test relationships_within_tenant(model, column_name, to, field) %}
     select child.tenant_id, child.{{ column_name }}
-    from {{ model }} as child
+    from (select * from {{ model }}) as child   -- model may be a filtered subquery with its own alias
     where child.{{ column_name }} is not null
       and not exists (
           select 1

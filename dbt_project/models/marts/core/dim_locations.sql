@@ -6,13 +6,9 @@ with known as (
 ),
 
 referenced as (
-    select tenant_id, from_location_id as location_id
-    from {{ ref('stg_mira__movements') }}
-    where from_location_id is not null
-    union
-    select tenant_id, to_location_id
-    from {{ ref('stg_mira__movements') }}
-    where to_location_id is not null
+    select tenant_id, reference_id as location_id
+    from {{ ref('int_movement_references') }}
+    where reference_kind = 'location'
 ),
 
 unioned as (

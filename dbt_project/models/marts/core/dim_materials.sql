@@ -6,8 +6,9 @@ with catalogue as (
 ),
 
 referenced as (
-    select distinct tenant_id, material_id
-    from {{ ref('stg_mira__movements') }}
+    select tenant_id, reference_id as material_id
+    from {{ ref('int_movement_references') }}
+    where reference_kind = 'material'
 ),
 
 not_yet_in_catalogue as (

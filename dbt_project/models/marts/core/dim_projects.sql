@@ -5,9 +5,9 @@ with known as (
 ),
 
 referenced as (
-    select distinct tenant_id, project_id
-    from {{ ref('stg_mira__movements') }}
-    where project_id is not null
+    select tenant_id, reference_id as project_id
+    from {{ ref('int_movement_references') }}
+    where reference_kind = 'project'
 ),
 
 unioned as (

@@ -5,8 +5,9 @@ with known as (
 ),
 
 referenced as (
-    select distinct tenant_id
-    from {{ ref('stg_mira__movements') }}
+    select tenant_id
+    from {{ ref('int_movement_references') }}
+    where reference_kind = 'tenant'
 ),
 
 unioned as (

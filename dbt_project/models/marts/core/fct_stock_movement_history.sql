@@ -4,13 +4,13 @@
   The ledger replaces a corrected movement's legs; this keeps the replaced ones too, because
   the incremental stock and consumption marts must also rebuild the series and days a
   correction takes a movement away from (see macros/core_touched.sql). Merged on the whole
-  booking: a booking seen again only moves last_loaded_at.
+  booking: a booking seen again only moves last_loaded_at (and built_at, the run that saw it).
 #}
 {{ config(
     materialized='incremental',
     incremental_strategy='merge',
     unique_key=['tenant_id', 'movement_id', 'leg', 'material_id', 'location_id', 'movement_date'],
-    merge_update_columns=['last_loaded_at'],
+    merge_update_columns=['last_loaded_at', 'built_at'],
     on_schema_change='fail',
 ) }}
 
@@ -22,7 +22,8 @@ select
     location_id,
     movement_date,
     loaded_at as first_loaded_at,
-    loaded_at as last_loaded_at
+    loaded_at as last_loaded_at,
+    {{ core_built_at() }} as built_at
 from {{ ref('fct_stock_movements') }}
 {% if is_incremental() %}
 where loaded_at > {{ core_watermark('last_loaded_at') }}

@@ -25,7 +25,22 @@ with movements as (
         and catalogue.material_id = mv.material_id
     {% if is_incremental() %}
     where mv.loaded_at > {{ core_watermark() }}
-       or catalogue.loaded_at > {{ core_watermark() }}
+
+    -- movements of catalogue entries (re)loaded since, that are not new themselves: a branch
+    -- of its own (not an `or` above) so the engine filters each table by its own load time and
+    -- reads only the recent part of the movements
+    union all
+
+    select
+        mv.*,
+        catalogue.unit_cost as catalogue_unit_cost,
+        catalogue.loaded_at as inputs_loaded_at
+    from {{ ref('stg_mira__movements') }} as mv
+    inner join {{ ref('stg_mira__materials') }} as catalogue
+        on  catalogue.tenant_id = mv.tenant_id
+        and catalogue.material_id = mv.material_id
+    where catalogue.loaded_at > {{ core_watermark() }}
+      and mv.loaded_at <= {{ core_watermark() }}
     {% endif %}
 ),
 

@@ -6,6 +6,10 @@
   new or corrected ledger rows touch, from their first touched day (backdated corrections
   included; see macros/core_touched.sql), starting from the balance this mart already holds
   for the day before. Rows before that day are kept as they are.
+
+  Besides the level, each row carries the day's flows the report marts need, so they read this
+  mart (a row per series and day) instead of the ledger (a row per leg): the net use behind
+  days of cover, tools checked out, and the running total of arrivals that dates FIFO layers.
 #}
 {{ config(
     materialized='incremental',
@@ -31,7 +35,8 @@ opening as (
         touched.tenant_id,
         touched.material_id,
         touched.location_id,
-        kept.quantity_on_hand as opening_quantity
+        kept.quantity_on_hand as opening_quantity,
+        kept.cumulative_quantity_in as opening_cumulative_quantity_in
     from touched
     inner join {{ this }} as kept
         on  kept.tenant_id = touched.tenant_id
@@ -48,6 +53,8 @@ legs as (
         ledger.material_id,
         ledger.location_id,
         ledger.movement_date as stock_date,
+        ledger.movement_type,
+        ledger.leg,
         ledger.quantity_delta,
         ledger.loaded_at
     from {{ ref('fct_stock_movements') }} as ledger
@@ -69,6 +76,13 @@ daily as (
         -- in: receipts, returns, checkins, transfers in, positive count corrections; out: the rest
         sum(case when quantity_delta > 0 then quantity_delta else 0 end)  as quantity_in,
         sum(case when quantity_delta < 0 then -quantity_delta else 0 end) as quantity_out,
+        -- use (what days of cover divides stock by): issues, scrap and transfers out, less returns
+        sum(case when movement_type in ('issue', 'scrap', 'return')
+                   or (movement_type = 'transfer' and leg = 'out')
+            then -quantity_delta else 0 end)                              as quantity_used,
+        -- tools leaving into someone's custody, less tools checked in here
+        sum(case when movement_type in ('checkout', 'checkin')
+            then -quantity_delta else 0 end)                              as quantity_checked_out,
         count(*)                                                          as movement_count,
         max(loaded_at)                                                    as loaded_at
     from legs
@@ -84,6 +98,12 @@ levels as (
             order by stock_date
             rows between unbounded preceding and current row
         ) as quantity_on_hand,
+        {% if is_incremental() %}coalesce(opening.opening_cumulative_quantity_in, 0) + {% endif -%}
+        sum(quantity_in) over (
+            partition by daily.tenant_id, daily.material_id, daily.location_id
+            order by stock_date
+            rows between unbounded preceding and current row
+        ) as cumulative_quantity_in,
         lead(stock_date) over (
             partition by daily.tenant_id, daily.material_id, daily.location_id
             order by stock_date
@@ -106,6 +126,9 @@ select
     {{ dbt.cast('levels.quantity_in', type_amount()) }}                        as quantity_in,
     {{ dbt.cast('levels.quantity_out', type_amount()) }}                       as quantity_out,
     {{ dbt.cast('levels.quantity_on_hand', type_amount()) }}                   as quantity_on_hand,
+    {{ dbt.cast('levels.quantity_used', type_amount()) }}                      as quantity_used,
+    {{ dbt.cast('levels.quantity_checked_out', type_amount()) }}               as quantity_checked_out,
+    {{ dbt.cast('levels.cumulative_quantity_in', type_amount()) }}             as cumulative_quantity_in,
     -- at the catalogue's current cost: what the stock is worth now, not what it cost then
     {{ dbt.cast('levels.quantity_on_hand * catalogue.unit_cost', type_amount()) }} as value_on_hand,
     {{ dbt.cast('levels.movement_count', dbt.type_int()) }}                    as movement_count,

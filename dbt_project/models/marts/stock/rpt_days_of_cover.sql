@@ -17,55 +17,43 @@ with as_of as (
     {{ reports_as_of_dates() }}
 ),
 
-current_levels as (
-    select tenant_id, material_id, location_id, quantity_on_hand
-    from {{ ref('fct_stock_levels_daily') }}
-    where valid_to is null
-),
-
-movements as (
-    select mv.*, as_of.as_of_date
-    from {{ ref('fct_stock_movements') }} as mv
-    inner join as_of on as_of.tenant_id = mv.tenant_id
-),
-
-first_seen as (
-    select tenant_id, material_id, location_id, min(movement_date) as first_movement_date
-    from movements
-    group by tenant_id, material_id, location_id
-),
-
-recent_use as (
-    -- out legs are negative, a return's in leg positive: minus the sum is net use
-    select tenant_id, material_id, location_id, -sum(quantity_delta) as used_quantity
-    from movements
-    where (movement_type in ('issue', 'scrap', 'return')
-           or (movement_type = 'transfer' and leg = 'out'))
-      and {{ reports_in_window('movement_date', 'as_of_date', window_days) }}
-    group by tenant_id, material_id, location_id
-),
-
-observed as (
+-- Each series' daily rows that overlap the window: those in it, plus the row the window opens
+-- on (the last change before it), if the series is older than the window. So min(stock_date)
+-- is the first day the material moved here when that is inside the window, and a day on or
+-- before the window's start otherwise (observed_days is then the whole window). Read from
+-- fct_stock_levels_daily (a row per series and day, with the day's net use) and not from the
+-- ledger (a row per leg).
+overlapping as (
     select
         lvl.tenant_id,
         lvl.material_id,
         lvl.location_id,
-        as_of.as_of_date,
+        lvl.stock_date,
+        lvl.valid_to,
         lvl.quantity_on_hand,
-        coalesce(ru.used_quantity, 0) as used_quantity,
-        {{ reports_clamp(
-            reports_days_between('fs.first_movement_date', 'as_of.as_of_date') ~ ' + 1',
-            high=window_days) }} as observed_days   -- first_seen always has the row: it moved
-    from current_levels as lvl
+        lvl.quantity_used,
+        as_of.as_of_date
+    from {{ ref('fct_stock_levels_daily') }} as lvl
     inner join as_of on as_of.tenant_id = lvl.tenant_id
-    left join first_seen as fs
-        on  fs.tenant_id = lvl.tenant_id
-        and fs.material_id = lvl.material_id
-        and fs.location_id = lvl.location_id
-    left join recent_use as ru
-        on  ru.tenant_id = lvl.tenant_id
-        and ru.material_id = lvl.material_id
-        and ru.location_id = lvl.location_id
+    where lvl.valid_to is null
+       or lvl.valid_to > {{ dbt.cast(dbt.dateadd('day', -window_days, 'as_of.as_of_date'), 'date') }}
+),
+
+observed as (
+    select
+        tenant_id,
+        material_id,
+        location_id,
+        as_of_date,
+        -- the current row (valid_to is null): every series has exactly one
+        max(case when valid_to is null then quantity_on_hand end) as quantity_on_hand,
+        sum(case when {{ reports_in_window('stock_date', 'as_of_date', window_days) }}
+            then quantity_used else 0 end) as used_quantity,
+        {{ reports_clamp(
+            reports_days_between('min(stock_date)', 'as_of_date') ~ ' + 1',
+            high=window_days) }} as observed_days
+    from overlapping
+    group by tenant_id, material_id, location_id, as_of_date
 ),
 
 covered as (

@@ -15,6 +15,13 @@
 
   Value per band is the location's value on hand shared by quantity, so the bands add up to
   the value in rpt_stock_on_hand.
+
+  Computed per day, from fct_stock_levels_daily rather than per leg from the ledger: a day's
+  arrivals all have the same age, and the part of them still on hand is
+  min(quantity_in, on hand - what arrived on later days), never below zero, which is the sum of
+  the per-arrival amounts above. What arrived on later days is the series' current
+  cumulative_quantity_in minus the day's, so no window over the history is needed, and only
+  days whose cumulative arrivals exceed (current cumulative - on hand) hold anything.
 #}
 {%- set bands = [
     ('0_30', 0, 30), ('31_60', 31, 60), ('61_90', 61, 90),
@@ -27,28 +34,11 @@ with as_of as (
 
 on_hand as (
     select lvl.tenant_id, lvl.material_id, lvl.location_id, lvl.quantity_on_hand, lvl.value_on_hand,
-           as_of.as_of_date
+           lvl.cumulative_quantity_in, as_of.as_of_date
     from {{ ref('fct_stock_levels_daily') }} as lvl
     inner join as_of on as_of.tenant_id = lvl.tenant_id
     where lvl.valid_to is null
       and lvl.quantity_on_hand > 0
-),
-
-arrivals as (
-    select tenant_id, material_id, location_id, movement_id, leg, occurred_at, movement_date,
-           quantity_delta as arrived_quantity
-    from {{ ref('fct_stock_movements') }}
-    where quantity_delta > 0
-),
-
-newest_first as (
-    select
-        arrivals.*,
-        coalesce(sum(arrived_quantity) over (
-            partition by tenant_id, material_id, location_id
-            order by occurred_at desc, movement_id desc, leg desc
-            rows between unbounded preceding and 1 preceding), 0) as newer_quantity
-    from arrivals
 ),
 
 layers as (
@@ -56,16 +46,20 @@ layers as (
         oh.tenant_id,
         oh.material_id,
         oh.location_id,
-        {{ reports_days_between('nf.movement_date', 'oh.as_of_date') }} as age_days,
+        {{ reports_days_between('lvl.stock_date', 'oh.as_of_date') }} as age_days,
+        -- newer arrivals: oh.cumulative_quantity_in - lvl.cumulative_quantity_in
         {{ reports_clamp(
-            'case when oh.quantity_on_hand - nf.newer_quantity < nf.arrived_quantity'
-            ~ ' then oh.quantity_on_hand - nf.newer_quantity else nf.arrived_quantity end',
+            'case when oh.quantity_on_hand - (oh.cumulative_quantity_in - lvl.cumulative_quantity_in)'
+            ~ ' < lvl.quantity_in then oh.quantity_on_hand - (oh.cumulative_quantity_in - lvl.cumulative_quantity_in)'
+            ~ ' else lvl.quantity_in end',
             low=0) }} as remaining_quantity
     from on_hand as oh
-    inner join newest_first as nf
-        on  nf.tenant_id = oh.tenant_id
-        and nf.material_id = oh.material_id
-        and nf.location_id = oh.location_id
+    inner join {{ ref('fct_stock_levels_daily') }} as lvl
+        on  lvl.tenant_id = oh.tenant_id
+        and lvl.material_id = oh.material_id
+        and lvl.location_id = oh.location_id
+        and lvl.quantity_in > 0
+        and lvl.cumulative_quantity_in > oh.cumulative_quantity_in - oh.quantity_on_hand
 ),
 
 banded as (

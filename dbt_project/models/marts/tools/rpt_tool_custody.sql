@@ -19,49 +19,20 @@
 {%- set overdue_days = var('mira_tool_overdue_days', 14) | int %}
 {%- set lost_days = var('mira_tool_lost_days', 60) | int %}
 
-with tools as (
-    select tenant_id, material_id
-    from {{ ref('dim_materials') }}
-    where material_kind = 'tool'
-),
-
-events as (
-    select
-        mv.tenant_id,
-        mv.material_id,
-        mv.movement_id,
-        mv.movement_type,
-        mv.occurred_at,
-        mv.movement_date,
-        mv.user_pseudonym,
-        mv.location_id,
-        mv.project_id,
-        -- a checkout leaves the store (negative delta) into a person's custody
-        -mv.quantity_delta as delta
-    from {{ ref('fct_stock_movements') }} as mv
-    inner join tools
-        on  tools.tenant_id = mv.tenant_id
-        and tools.material_id = mv.material_id
-    where mv.movement_type in ('checkout', 'checkin')
-),
-
--- step 1: each person's own checkins against their own checkouts
-own as (
-    {{ reports_lifo_stack('events', ['tenant_id', 'material_id', 'user_pseudonym']) }}
-),
-
--- step 2: what step 1 left open, against the checkins nobody's own checkouts absorbed
-pool as (
+-- step 1, each person's own checkins against their own checkouts, is int_tool_custody_events'
+-- (kept up to date stack by stack); step 2: what step 1 left open, against the checkins
+-- nobody's own checkouts absorbed
+with pool as (
     select tenant_id, material_id, movement_id, movement_type, occurred_at, movement_date,
            user_pseudonym, location_id, project_id, open_quantity as delta
-    from own
+    from {{ ref('int_tool_custody_events') }}
     where movement_type = 'checkout' and open_quantity > 0
 
     union all
 
     select tenant_id, material_id, movement_id, movement_type, occurred_at, movement_date,
            user_pseudonym, location_id, project_id, -excess_quantity as delta
-    from own
+    from {{ ref('int_tool_custody_events') }}
     where movement_type = 'checkin' and excess_quantity > 0
 ),
 

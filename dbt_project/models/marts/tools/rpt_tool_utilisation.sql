@@ -31,18 +31,21 @@ as_of as (
     from ({{ reports_as_of_dates() }}) as dates
 ),
 
+-- net checkouts per tool and day, summed over the stores from fct_stock_levels_daily (a row
+-- per location and day) rather than from the ledger's legs; days without checkouts or checkins
+-- change nothing and are left out
 custody_changes as (
     select
-        mv.tenant_id,
-        mv.material_id,
-        mv.movement_date,
-        -sum(mv.quantity_delta) as units_out_change
-    from {{ ref('fct_stock_movements') }} as mv
+        lvl.tenant_id,
+        lvl.material_id,
+        lvl.stock_date as movement_date,
+        sum(lvl.quantity_checked_out) as units_out_change
+    from {{ ref('fct_stock_levels_daily') }} as lvl
     inner join tools
-        on  tools.tenant_id = mv.tenant_id
-        and tools.material_id = mv.material_id
-    where mv.movement_type in ('checkout', 'checkin')
-    group by mv.tenant_id, mv.material_id, mv.movement_date
+        on  tools.tenant_id = lvl.tenant_id
+        and tools.material_id = lvl.material_id
+    where lvl.quantity_checked_out <> 0
+    group by lvl.tenant_id, lvl.material_id, lvl.stock_date
 ),
 
 running_out as (
