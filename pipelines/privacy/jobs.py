@@ -56,21 +56,25 @@ def run_config(request_id: str) -> dict:
     return {"ops": {REQUEST_OP: {"config": {"request_id": request_id}}}}
 
 
-def _make_job(kind: str):
-    @op(name=REQUEST_OP, config_schema={"request_id": Field(str, default_value="")}, pool=WAREHOUSE_POOL,
-        out=Out(Nothing), description=f"Runs (or resumes) one recorded {kind} request, by id.")
-    def execute_request(context: OpExecutionContext):
-        request_id = context.op_config["request_id"]
-        if not request_id:
-            raise rights.RequestError("no request id in the run config (ops.execute_request.config.request_id)")
-        request = rights.load_request(request_id)
-        if request.kind != kind:
-            raise rights.RequestError(f"request {request_id} is a {request.kind} request, not {kind}: "
-                                      f"run job {job_name(request.kind)}")
-        counts = rights.execute(request_id, log=context.log.info)
-        yield Output(None, metadata={"request_id": request_id, "rows": sum(counts.values()),
-                                       **{f"rows.{k}": v for k, v in counts.items()}})
+# One op definition shared by every request job: Dagster refuses two different op definitions
+# with the same name in one code location. The job's tag tells the op which kind it runs.
+@op(name=REQUEST_OP, config_schema={"request_id": Field(str, default_value="")}, pool=WAREHOUSE_POOL,
+    out=Out(Nothing), description="Runs (or resumes) one recorded data-subject request, by id.")
+def execute_request(context: OpExecutionContext):
+    kind = context.run.tags.get("mira/privacy")
+    request_id = context.op_config["request_id"]
+    if not request_id:
+        raise rights.RequestError("no request id in the run config (ops.execute_request.config.request_id)")
+    request = rights.load_request(request_id)
+    if request.kind != kind:
+        raise rights.RequestError(f"request {request_id} is a {request.kind} request, not {kind}: "
+                                  f"run job {job_name(request.kind)}")
+    counts = rights.execute(request_id, log=context.log.info)
+    yield Output(None, metadata={"request_id": request_id, "rows": sum(counts.values()),
+                                   **{f"rows.{k}": v for k, v in counts.items()}})
 
+
+def _make_job(kind: str):
     @job(name=job_name(kind), description=_DESCRIPTIONS[kind], executor_def=in_process_executor,
          config={**_DEFAULT_CONFIG, **run_config("")}, tags={"mira/privacy": kind})
     def request_job():

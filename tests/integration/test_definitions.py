@@ -46,3 +46,14 @@ def test_sensor_and_schedule_run_without_anyone_switching_them_on():
 
     assert defs.get_sensor_def("landing_sensor").default_status == DefaultSensorStatus.RUNNING
     assert defs.get_schedule_def("nightly_full_build").default_status == DefaultScheduleStatus.RUNNING
+
+
+def test_the_code_location_loads_every_job_as_dagster_dev_does():
+    """`dagster dev` loads every job of the repository at once; in-process runs of one job do not,
+    so a clash between jobs (two op definitions of the same name) only shows here."""
+    from pipelines.definitions import defs
+
+    repo = defs.get_repository_def()
+    repo.load_all_definitions()
+    names = {j.name for j in repo.get_all_jobs()}
+    assert {"full_build", "retention", "privacy_erase", "privacy_export"} <= names
