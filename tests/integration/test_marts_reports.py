@@ -25,6 +25,7 @@ import pytest
 
 from pipelines.dbt_env import dbt_env as _dbt_env
 from pipelines.warehouse import open_file
+from tests.conftest import point_at
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -200,12 +201,17 @@ def _dbt(home: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """Report models, their unit tests and data tests, built once over the fixture (with the
-    working table of tool custody, which they read like the core marts but dbt builds)."""
-    home = tmp_path_factory.mktemp("reports")
-    _build_fixture(home)
-    done = _dbt(home, "build", "--select", "tag:reports", "int_tool_custody_events")
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
-    return home
+    working table of tool custody, which they read like the core marts but dbt builds). The
+    module's tests run with this home and the test key (the files they write are encrypted)."""
+    mp = pytest.MonkeyPatch()
+    home = point_at(mp, tmp_path_factory.mktemp("reports"))
+    try:
+        _build_fixture(home)
+        done = _dbt(home, "build", "--select", "tag:reports", "int_tool_custody_events")
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+        yield home
+    finally:
+        mp.undo()
 
 
 def _query(home: Path, sql: str) -> list[tuple]:
