@@ -25,7 +25,7 @@ from typing import Iterator, Literal
 import duckdb
 import pandas as pd
 
-from pipelines import serving
+from pipelines import rollups, serving
 from pipelines.serving import ServingUnavailable
 from pipelines.settings import get_settings
 
@@ -38,9 +38,10 @@ GRAINS = {"day": "day", "week": "week", "month": "month"}
 UNCATEGORISED = "(no category)"
 NO_PROJECT = "(no project)"
 
-# Breakdown dimension -> (key expression, label expression, join needed). Fixed SQL text only.
+# Breakdown dimension -> (key expression, label expression) over the usage relation `f` (see
+# _usage: the daily mart or the rollups, same columns). Fixed SQL text only.
 _DIMENSIONS = {
-    "category": (f"coalesce(m.category, '{UNCATEGORISED}')", f"coalesce(m.category, '{UNCATEGORISED}')"),
+    "category": (f"coalesce(f.category, '{UNCATEGORISED}')", f"coalesce(f.category, '{UNCATEGORISED}')"),
     "material": ("f.material_id", "coalesce(m.material_name, f.material_id)"),
     "project": (f"coalesce(f.project_id, '{NO_PROJECT}')", f"coalesce(p.project_name, f.project_id, '{NO_PROJECT}')"),
     "location": ("f.location_id", "coalesce(l.location_name, f.location_id)"),
@@ -55,7 +56,7 @@ _JOINS = {
     "l": "LEFT JOIN marts.dim_locations l ON l.tenant_id = f.tenant_id AND l.location_id = f.location_id",
     "u": "LEFT JOIN marts.dim_users u ON u.tenant_id = f.tenant_id AND u.user_pseudonym = f.user_pseudonym",
 }
-_DIMENSION_JOINS = {"category": "m", "material": "m", "project": "p", "location": "l", "user": "u"}
+_DIMENSION_JOINS = {"material": "m", "project": "p", "location": "l", "user": "u"}
 
 
 # -- connections ------------------------------------------------------------------------------------
@@ -78,7 +79,8 @@ class _Pool:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._open: OrderedDict[tuple, tuple[tuple, duckdb.DuckDBPyConnection, str]] = OrderedDict()
+        # key -> (file identity, connection, catalog, its tables as "schema.table")
+        self._open: OrderedDict[tuple, tuple[tuple, duckdb.DuckDBPyConnection, str, frozenset]] = OrderedDict()
         self._retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
 
     def _retire(self, entry) -> None:
@@ -106,6 +108,17 @@ class _Pool:
         return serving.open_ops()
 
     def cursor(self, source: str, tenant_id: str | None) -> duckdb.DuckDBPyConnection:
+        return self._entry(source, tenant_id)[0]
+
+    def tables(self, source: str, tenant_id: str | None) -> frozenset:
+        """The file's tables ("schema.table"), read once per opened file: which optional tables
+        (the rollups) a file has decides the SQL, and asking the catalog per query would cost a
+        query."""
+        cur, tables = self._entry(source, tenant_id)
+        cur.close()
+        return tables
+
+    def _entry(self, source: str, tenant_id: str | None) -> tuple[duckdb.DuckDBPyConnection, frozenset]:
         path = self._path(source, tenant_id)
         key = (str(get_settings().home), source, tenant_id)
         try:
@@ -117,16 +130,18 @@ class _Pool:
             entry = self._open.get(key)
             if entry is not None and identity is not None and entry[0] == identity:
                 self._open.move_to_end(key)
-                return self._use(entry[1], entry[2])
+                return self._use(entry[1], entry[2]), entry[3]
             self._retire(self._open.pop(key, None))
         con = self._opener(source, tenant_id)    # raises ServingUnavailable when missing
         catalog = con.execute("SELECT current_database()").fetchone()[0]
+        tables = frozenset(f"{s}.{t}" for s, t in con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [catalog]).fetchall())
         with self._lock:
             self._retire(self._open.pop(key, None))     # another thread may have opened it meanwhile
-            self._open[key] = (identity, con, catalog)
+            self._open[key] = (identity, con, catalog, tables)
             while len(self._open) > self.MAX_OPEN:
                 self._retire(self._open.popitem(last=False)[1])
-            return self._use(con, catalog)
+            return self._use(con, catalog), tables
 
     @staticmethod
     def _use(con: duckdb.DuckDBPyConnection, catalog: str) -> duckdb.DuckDBPyConnection:
@@ -218,42 +233,98 @@ def analyst_tenants() -> pd.DataFrame:
 
 
 # -- consumption --------------------------------------------------------------------------------------
+#
+# Every consumption figure is a sum over the daily usage mart. A tenant's serving file also holds
+# rollups of it (pipelines/rollups.py: per day without dimensions, and per day, ISO week and month
+# for each breakdown dimension), and `_usage` answers a period from the smallest of them that tiles
+# it exactly; a file without them (the analyst file, or one published before they existed) is
+# answered from the daily mart. Both give the same relation `f`: tenant_id, usage_date (the first
+# day of the row's period), the dimension's columns, consumed_quantity, consumed_value,
+# movement_count, rows_without_value.
+
+_MEASURE_COLUMNS = "consumed_quantity, consumed_value, movement_count, rows_without_value"
+
+
+def _has_rollups(source: str, tenant_id: str | None) -> bool:
+    return set(rollups.tables()) <= _pool.tables(source, tenant_id)
+
+
+def _usage(source: str, tenant_id: str, dimension: str | None, periods: list[tuple[date, date]],
+           ) -> tuple[str, list]:
+    """The usage relation (SQL, params) for `tenant_id` restricted to the days of `periods`
+    (disjoint date ranges), with the columns of `dimension` (None: totals only)."""
+    if not _has_rollups(source, tenant_id):
+        keep = "f.material_id, f.project_id, f.location_id, f.user_pseudonym, f.unit"
+        join = ""
+        if dimension == "category":
+            keep += ", m.category"
+            join = f" {_JOINS['m']}"
+        ranges = [(lo, hi) for _, lo, hi in rollups.merge([("day", lo, hi) for lo, hi in periods if lo <= hi])]
+        ranges = ranges or [(date.max, date.min)]   # nothing: the same columns, no row
+        where = " OR ".join(["f.usage_date BETWEEN ? AND ?"] * len(ranges))
+        sql = (f"(SELECT f.tenant_id, f.usage_date, {keep}, f.consumed_quantity, f.consumed_value, "
+               f"f.movement_count, CAST(f.consumed_value IS NULL AS BIGINT) AS rows_without_value "
+               f"FROM {_USAGE} f{join} WHERE f.tenant_id = ? AND ({where}))")
+        return sql, [tenant_id, *(d for r in ranges for d in r)]
+    if dimension is None:
+        table, keep, segments = rollups.TOTALS_TABLE, "", [("day", lo, hi) for lo, hi in periods]
+    else:
+        segments = rollups.merge([s for lo, hi in periods for s in rollups.cover(lo, hi)])
+        keep = "".join(f"{c}, " for c in rollups.DIMENSION_COLUMNS[dimension])
+    branches, params = [], []
+    for grain in rollups.GRAINS:
+        ranges = [(lo, hi) for g, lo, hi in segments if g == grain]
+        if not ranges:
+            continue
+        name = table if dimension is None else rollups.table_name(dimension, grain)
+        where = " OR ".join(["period_start BETWEEN ? AND ?"] * len(ranges))
+        branches.append(f"SELECT tenant_id, period_start AS usage_date, {keep}{_MEASURE_COLUMNS} "
+                        f"FROM {name} WHERE tenant_id = ? AND ({where})")
+        params += [tenant_id, *(d for r in ranges for d in r)]
+    if not branches:   # an empty period: the same columns, no row
+        name = table if dimension is None else rollups.table_name(dimension, "day")
+        return (f"(SELECT tenant_id, period_start AS usage_date, {keep}{_MEASURE_COLUMNS} FROM {name} "
+                f"WHERE tenant_id = ? AND false)"), [tenant_id]
+    return "(" + " UNION ALL ".join(branches) + ")", params
+
 
 def usage_bounds(tenant_id: str, source: Source = "tenant") -> pd.DataFrame:
     """One row: first_date, last_date of consumption (nulls when there is none)."""
+    table, column = ((rollups.TOTALS_TABLE, "period_start") if _has_rollups(source, tenant_id)
+                     else (_USAGE, "usage_date"))
     return _query(source, tenant_id, f"""
-        SELECT min(usage_date) AS first_date, max(usage_date) AS last_date FROM {_USAGE} WHERE tenant_id = ?""",
+        SELECT min({column}) AS first_date, max({column}) AS last_date FROM {table} WHERE tenant_id = ?""",
                   [tenant_id])
 
 
 def consumption_totals(tenant_id: str, start: date, end: date, source: Source = "tenant") -> pd.DataFrame:
     """One row: quantity, value, movements, rows_without_value for [start, end] and the same for the
     previous period of equal length (previous_*)."""
-    prev_start, prev_end = previous_period(start, end)
+    prev_start, _ = previous_period(start, end)
+    usage, params = _usage(source, tenant_id, None, [(prev_start, end)])
     return _query(source, tenant_id, f"""
         SELECT
             coalesce(sum(consumed_quantity) FILTER (usage_date >= ?), 0) AS quantity,
             coalesce(sum(consumed_value) FILTER (usage_date >= ?), 0) AS value,
             CAST(coalesce(sum(movement_count) FILTER (usage_date >= ?), 0) AS BIGINT) AS movements,
-            count(*) FILTER (usage_date >= ? AND consumed_value IS NULL) AS rows_without_value,
+            CAST(coalesce(sum(rows_without_value) FILTER (usage_date >= ?), 0) AS BIGINT) AS rows_without_value,
             coalesce(sum(consumed_quantity) FILTER (usage_date < ?), 0) AS previous_quantity,
             coalesce(sum(consumed_value) FILTER (usage_date < ?), 0) AS previous_value,
             CAST(coalesce(sum(movement_count) FILTER (usage_date < ?), 0) AS BIGINT) AS previous_movements
-        FROM {_USAGE}
-        WHERE tenant_id = ? AND usage_date BETWEEN ? AND ?""",
-                  [start, start, start, start, start, start, start, tenant_id, prev_start, end])
+        FROM {usage} f""", [start] * 7 + params)
 
 
 def consumption_series(tenant_id: str, start: date, end: date, grain: str = "day",
                        source: Source = "tenant") -> pd.DataFrame:
     """period_start, quantity, value, movements per day/week (ISO, Monday)/month in [start, end]."""
     part = GRAINS[grain]
+    usage, params = _usage(source, tenant_id, None, [(start, end)])
     return _query(source, tenant_id, f"""
         SELECT CAST(date_trunc('{part}', usage_date) AS DATE) AS period_start,
                sum(consumed_quantity) AS quantity, coalesce(sum(consumed_value), 0) AS value,
                CAST(sum(movement_count) AS BIGINT) AS movements
-        FROM {_USAGE} WHERE tenant_id = ? AND usage_date BETWEEN ? AND ?
-        GROUP BY 1 ORDER BY 1""", [tenant_id, start, end])
+        FROM {usage} f
+        GROUP BY 1 ORDER BY 1""", params)
 
 
 def consumption_breakdown(tenant_id: str, start: date, end: date, dimension: str, *,
@@ -264,12 +335,19 @@ def consumption_breakdown(tenant_id: str, start: date, end: date, dimension: str
     previous_quantity, previous_value, change_value, unit (material only), role (user only).
     `category` restricts to one category (the drill-down); `limit` keeps the top by value."""
     key, label = _DIMENSIONS[dimension]
-    prev_start, _ = previous_period(start, end)
-    joins = {_DIMENSION_JOINS[dimension]} | ({"m"} if category is not None else set())   # only what is read
+    prev_start, prev_end = previous_period(start, end)
+    usage, usage_params = _usage(source, tenant_id, dimension, [(prev_start, prev_end), (start, end)])
+    joins = ({_DIMENSION_JOINS[dimension]} if dimension in _DIMENSION_JOINS else set()) | \
+        ({"m"} if category is not None else set())   # only what is read
+    if category is not None and dimension == "category":
+        where_category = f" WHERE coalesce(f.category, '{UNCATEGORISED}') = ?"
+    elif category is not None:
+        where_category = f" WHERE coalesce(m.category, '{UNCATEGORISED}') = ?"
+    else:
+        where_category = ""
     unit = "any_value(coalesce(m.unit, f.unit))" if dimension == "material" else "CAST(NULL AS VARCHAR)"
     role = "any_value(u.role)" if dimension == "user" else "CAST(NULL AS VARCHAR)"
-    where_category = f" AND coalesce(m.category, '{UNCATEGORISED}') = ?" if category is not None else ""
-    params: list = [start, start, start, start, start, tenant_id, prev_start, end]
+    params: list = [start] * 5 + usage_params
     if category is not None:
         params.append(category)
     limit_sql = ""
@@ -285,8 +363,7 @@ def consumption_breakdown(tenant_id: str, start: date, end: date, dimension: str
                coalesce(sum(f.consumed_value) FILTER (f.usage_date < ?), 0) AS previous_value,
                value - previous_value AS change_value,
                {unit} AS unit, {role} AS role
-        FROM {_USAGE} f {" ".join(_JOINS[j] for j in sorted(joins))}
-        WHERE f.tenant_id = ? AND f.usage_date BETWEEN ? AND ?{where_category}
+        FROM {usage} f {" ".join(_JOINS[j] for j in sorted(joins))}{where_category}
         GROUP BY 1
         HAVING movements > 0
         ORDER BY value DESC, quantity DESC, key{limit_sql}""", params)
@@ -562,7 +639,10 @@ def page_data(page: str, tenant_id: str | None = None, *, source: Source = "tena
         out["consumption_totals"] = consumption_totals(tenant_id, start, end, source)
         out["consumption_series"] = consumption_series(tenant_id, start, end, grain, source)
         out["consumption_breakdown"] = consumption_breakdown(tenant_id, start, end, dimension, source=source)
-        categories = consumption_breakdown(tenant_id, start, end, "category", source=source)
+        # the page asks for the category breakdown twice (its breakdown and the drill-down's list);
+        # Streamlit's cache answers the second, so it is one query here too
+        categories = (out["consumption_breakdown"] if dimension == "category"
+                      else consumption_breakdown(tenant_id, start, end, "category", source=source))
         out["categories"] = categories
         if category is None and not categories.empty:
             category = categories["key"].iloc[0]

@@ -26,6 +26,7 @@ import duckdb
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from pipelines import rollups
 from pipelines.privacy import keys
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse import CannotOpen, WarehouseMissing, attach, connect, open_file
@@ -249,6 +250,9 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None) -> dic
                                 [tenant] if tenanted else [])
                     mask_restricted(con, "tenant_copy", table)
                     n += con.execute(f"SELECT count(*) FROM tenant_copy.{name}").fetchone()[0]
+                if {"fct_material_usage_daily", "dim_materials"} <= {t for t, _ in tables}:
+                    n += sum(rollups.build(con, "tenant_copy").values())   # from the masked copy
+                    mask_restricted(con, "tenant_copy", schema=rollups.SCHEMA)
                 con.execute("DETACH tenant_copy")
                 _swap(tmp, tenant_path(tenant, settings))
                 rows[tenant] = n
