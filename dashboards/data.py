@@ -338,7 +338,7 @@ def consumption_breakdown(tenant_id: str, start: date, end: date, dimension: str
     prev_start, prev_end = previous_period(start, end)
     usage, usage_params = _usage(source, tenant_id, dimension, [(prev_start, prev_end), (start, end)])
     joins = ({_DIMENSION_JOINS[dimension]} if dimension in _DIMENSION_JOINS else set()) | \
-        ({"m"} if category is not None else set())   # only what is read
+        ({"m"} if category is not None and dimension != "category" else set())   # only what is read
     if category is not None and dimension == "category":
         where_category = f" WHERE coalesce(f.category, '{UNCATEGORISED}') = ?"
     elif category is not None:
