@@ -5,6 +5,7 @@
 - run_failure_alert: any failed run becomes a line in logs/alerts.jsonl (and a webhook POST).
 - retention: daily deletion of everything past its retention period (logs, validation results,
   retired tenants, quarantine rows, processed landing files, runs, backups), then a check.
+- backup: a daily encrypted backup of the warehouse and the vault (privacy/backup.py).
 """
 import json
 import os
@@ -50,6 +51,7 @@ TIMEZONE = "Europe/Brussels"
 # The retention job's assets (defined at the end): never part of the build.
 EXPIRED_FILES_KEY = AssetKey(["privacy", "expired_files"])
 RETENTION_KEY = AssetKey(["privacy", "retention"])
+BACKUP_KEY = AssetKey(["privacy", "backup"])
 
 # ---------------------------------------------------------------------------------------------
 # Freshness: the nightly build runs at 02:00, so a mart older than 26 h means a missed night
@@ -280,4 +282,36 @@ retention_schedule = ScheduleDefinition(
     name="daily_retention", job=retention, cron_schedule="30 3 * * *",
     execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
     description="Daily, after the nightly build: enforce the retention periods (logs, tenants, backups).",
+)
+
+
+@asset(
+    key=BACKUP_KEY,
+    group_name="privacy",
+    kinds={"duckdb"},
+    pool=WAREHOUSE_POOL,  # reads warehouse.duckdb: never while a build holds its write lock
+    description="An encrypted backup of the warehouse and the vault (own key, row counts verified) under "
+    "MIRA_HOME/backups/<time>/; backups past MIRA_BACKUP_RETENTION_DAYS deleted. Metadata: the backup id, "
+    "rows per file (no names).",
+)
+def backup(context: AssetExecutionContext):
+    from pipelines.privacy.backup import create_backup
+
+    made = create_backup(get_settings())
+    rows = {name.removesuffix(".duckdb") + "_rows": info["rows"] for name, info in made.files.items()}
+    context.log.info(f"backup {made.id}: " + ", ".join(f"{k}={v}" for k, v in rows.items()))
+    return Output(made.id, metadata={"backup_id": made.id, **rows})
+
+
+backup_job = define_asset_job(
+    "backup",
+    selection=AssetSelection.assets(BACKUP_KEY),
+    executor_def=in_process_executor,
+    description="Encrypted backup of the warehouse and the vault (what `mira backup` does).",
+)
+
+backup_schedule = ScheduleDefinition(
+    name="daily_backup", job=backup_job, cron_schedule="0 5 * * *",
+    execution_timezone=TIMEZONE, default_status=DefaultScheduleStatus.RUNNING,
+    description="Daily, after the nightly build and retention: a backup of the day's warehouse and vault.",
 )

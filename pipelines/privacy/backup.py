@@ -333,20 +333,9 @@ def _write_carry_over(path: Path, purpose: str, carried: dict, settings: Setting
 def reapply_after_restore(settings: Settings) -> dict[str, int]:
     """What the restored files may have forgotten: erasures and retired tenants."""
     from pipelines.privacy import retention
+    from pipelines.privacy.rights import reapply_tombstones
 
-    report: dict[str, int] = {}
-    try:
-        from pipelines.privacy.rights import reapply_tombstones
-    except ImportError:      # the rights module is not installed in this build
-        reapply_tombstones = None
-    if reapply_tombstones is not None:
-        result = reapply_tombstones(settings)
-        if isinstance(result, dict):
-            report.update({f"tombstones.{k}": int(v) for k, v in result.items() if isinstance(v, (int, float))})
-        elif isinstance(result, int):
-            report["tombstones_reapplied"] = result
-    else:
-        report["tombstones_unavailable"] = 1
+    report = {f"tombstones.{k}": int(v) for k, v in reapply_tombstones(settings).items()}
     report.update({f"retention.{k}": v for k, v in retention.retire_tenants(settings).items()})
     report.update(_republish(settings))
     return report

@@ -323,6 +323,7 @@ def overdue(settings: Settings | None = None, as_of: date | None = None, instanc
         with connect(settings=settings, read_only=True) as con:
             counts["quarantine_rows"] = _quarantine_old(con, policy.log_cutoff, delete=False)
     counts["landing_files"] = len(processed_landing_files(settings, policy))
+    counts["export_folders"] = len(aged_exports(settings, policy))
     if instance is not None:
         counts["dagster_runs"] = len(_old_runs(instance, policy.log_cutoff))
     counts["auth_events"] = _old_auth_events(settings, policy.log_cutoff)
@@ -486,6 +487,24 @@ def _delete_exports(settings: Settings, tenants: list[str]) -> int:
     return n
 
 
+def aged_exports(settings: Settings, policy: Policy) -> list[Path]:
+    """Subject-access export folders (MIRA_HOME/exports/<request id>/) whose newest file is older
+    than the log cutoff. They hold a person's data in clear for the controller to hand over; once
+    handed over they have no purpose here, and the privacy statement limits retention to 90 days."""
+    folder = settings.home / "exports"
+    if not folder.is_dir():
+        return []
+    cutoff = policy.log_cutoff.timestamp()
+    aged = []
+    for sub in sorted(folder.iterdir()):
+        if not (sub.is_dir() and _RUN_ID.match(sub.name)):
+            continue
+        newest = max((p.stat().st_mtime for p in [sub, *sub.rglob("*")]), default=0.0)
+        if newest < cutoff:
+            aged.append(sub)
+    return aged
+
+
 def _delete_accounts(settings: Settings, tenants: list[str]) -> int:
     path = _accounts_path(settings)
     if not path.exists():
@@ -591,6 +610,10 @@ def purge_aged(settings: Settings | None = None, as_of: date | None = None, inst
         p.unlink(missing_ok=True)
         deleted += 1
     counts["landing_files_deleted"] = deleted
+    aged = aged_exports(settings, policy)
+    for folder in aged:
+        shutil.rmtree(folder)
+    counts["export_folders_deleted"] = len(aged)
     if instance is not None:
         counts["dagster_runs_deleted"] = _delete_runs(instance, _old_runs(instance, policy.log_cutoff))
     if _accounts_path(settings).exists():

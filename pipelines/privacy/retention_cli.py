@@ -96,5 +96,3 @@ def restore_command(
     except (BackupError, RetiredListProblem) as exc:
         _fail(str(exc))
     _counts("restored:", report)
-    if report.get("tombstones_unavailable"):
-        _err.print("warning: erasures could not be re-applied (pipelines.privacy.rights.reapply_tombstones missing)")

@@ -138,3 +138,26 @@ def test_restore_of_an_unknown_backup_is_one_line(built, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["privacy", "restore", "nope"])
     assert result.exit_code == 1
     assert "no backup" in result.output or "no backup" in str(result.stderr_bytes or b"")
+
+
+def test_the_daily_backup_job_makes_a_backup(built, tmp_path, monkeypatch):
+    """The scheduled job (what ops see in the Dagster UI) makes the same verified backup as `mira backup`."""
+    from dagster import DagsterInstance
+
+    from pipelines.definitions import defs
+    from pipelines.ops import BACKUP_KEY
+    from pipelines.privacy.backup import list_backups
+
+    home = copy_home(built, tmp_path, monkeypatch)
+    schedule = defs.resolve_schedule_def("daily_backup")
+    assert schedule.job_name == "backup" and schedule.default_status.value == "RUNNING"
+    with DagsterInstance.ephemeral() as instance:
+        result = defs.resolve_job_def("backup").execute_in_process(instance=instance)
+        assert result.success
+        (made,) = list_backups()
+        assert made.path.parent == home / "backups"
+        event = instance.get_latest_materialization_event(BACKUP_KEY)
+        meta = event.asset_materialization.metadata
+        assert meta["backup_id"].value == made.id
+        assert meta["warehouse_rows"].value == sum(_counts(home / "warehouse.duckdb").values())
+        assert meta["vault_rows"].value == sum(_counts(home / "vault.duckdb").values())

@@ -216,6 +216,11 @@ def test_old_things_go_and_recent_ones_stay(built, tmp_path, monkeypatch):
     changed = processed("projects", old, old, matches=False)                # changed since it was processed
     young = processed("materials", old, recent)                             # processed 10 days ago
     unprocessed = aged(land / "movements" / "late_2026-09.csv", old, "not yet ingested")
+    # subject-access exports: a folder per request, aged by its newest file
+    old_export = aged(home / "exports" / "0f0e0d0c-0000-4000-8000-000000000001" / "identity.json", old)
+    os.utime(old_export.parent, (old, old))
+    new_export = aged(home / "exports" / "0f0e0d0c-0000-4000-8000-000000000002" / "identity.json", recent)
+    os.utime(new_export.parent, (old, old))        # an old folder with a recent file stays
 
     prepare_dagster_home()
 
@@ -235,17 +240,18 @@ def test_old_things_go_and_recent_ones_stay(built, tmp_path, monkeypatch):
 
         due = overdue(as_of=as_of, instance=instance)
         assert due["log_files"] == 1 and due["gx_files"] == 1 and due["quarantine_rows"] == 1
-        assert due["landing_files"] == 1 and due["dagster_runs"] == 1
+        assert due["landing_files"] == 1 and due["dagster_runs"] == 1 and due["export_folders"] == 1
 
         report = apply_retention(as_of=as_of, instance=instance)
         assert report["files_deleted.logs"] == 1 and report["files_deleted.gx"] == 1
         assert report["quarantine_rows_deleted"] == 1 and report["landing_files_deleted"] == 1
-        assert report["dagster_runs_deleted"] == 1
+        assert report["dagster_runs_deleted"] == 1 and report["export_folders_deleted"] == 1
         assert instance.get_run_by_id(old_run) is None and instance.get_run_by_id(new_run) is not None
         assert {k: v for k, v in overdue(as_of=as_of, instance=instance).items() if v} == {}
 
     assert [p.exists() for p in logs] == [False, True] and [p.exists() for p in gx] == [False, True]
     assert not gone_file.exists() and changed.exists() and young.exists() and unprocessed.exists()
+    assert not old_export.parent.exists() and new_export.exists()
     assert not list((home / "dagster").rglob(f"{old_run}*"))
     with connect(read_only=True) as con:
         assert con.execute("SELECT count(*) FROM quarantine.rows").fetchone()[0] == quarantined_before - 1
