@@ -76,7 +76,7 @@ QUERY_FUNCTIONS = ("usage_bounds", "consumption_totals", "consumption_series", "
                    "top_consumers", "tenant_info", "stock_by_location", "reorder_suggestions", "days_of_cover",
                    "stock_on_hand", "stock_ageing", "count_accuracy", "tool_custody", "tool_utilisation",
                    "abc_xyz_matrix", "abc_xyz_materials", "unusual_consumption", "ops_published", "ops_freshness",
-                   "ops_quarantine", "ops_runs")
+                   "ops_quarantine", "ops_runs", "ops_failures")
 
 
 @contextlib.contextmanager

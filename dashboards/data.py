@@ -587,13 +587,25 @@ def unusual_consumption(tenant_id: str, history_weeks: int = 12, min_people: int
 
 
 # -- operations (ops role: counts only, no business data, no tenant scoping) -------------------------------
+#
+# Instants leave DuckDB as naive UTC (timezone('UTC', ...)) and are made UTC-aware in pandas:
+# DuckDB's own conversion of TIMESTAMP WITH TIME ZONE to pandas calls DataFrame.drop(inplace=True),
+# which pandas 3.1 deprecates (a Pandas4Warning on every such query).
+
+def _utc(df: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        df[column] = pd.to_datetime(df[column]).dt.tz_localize("UTC")
+    return df
+
 
 def ops_freshness() -> pd.DataFrame:
-    return _query("ops", None, """
-        SELECT tenant_id, last_ingest_at, last_movement_at, CAST(files_loaded AS BIGINT) AS files_loaded,
+    return _utc(_query("ops", None, """
+        SELECT tenant_id, timezone('UTC', last_ingest_at) AS last_ingest_at,
+               timezone('UTC', last_movement_at) AS last_movement_at, CAST(files_loaded AS BIGINT) AS files_loaded,
                CAST(files_rejected AS BIGINT) AS files_rejected, CAST(rows_loaded AS BIGINT) AS rows_loaded,
                CAST(rows_quarantined AS BIGINT) AS rows_quarantined
-        FROM ops.tenant_freshness ORDER BY last_ingest_at NULLS FIRST, tenant_id""")
+        FROM ops.tenant_freshness ORDER BY last_ingest_at NULLS FIRST, tenant_id"""),
+                "last_ingest_at", "last_movement_at")
 
 
 def ops_quarantine() -> pd.DataFrame:
@@ -603,11 +615,27 @@ def ops_quarantine() -> pd.DataFrame:
 
 
 def ops_runs(limit: int = 20) -> pd.DataFrame:
-    return _query("ops", None, "SELECT * FROM ops.runs ORDER BY started_at DESC NULLS LAST LIMIT ?", [int(limit)])
+    """The last runs: run_id, job, status (Dagster's; empty for an ingest recorded without a
+    Dagster run), started_at, finished_at, and what the run ingested."""
+    return _utc(_query("ops", None, """
+        SELECT run_id, job, status, timezone('UTC', started_at) AS started_at,
+               timezone('UTC', finished_at) AS finished_at, files_ingested, rows_loaded, rows_quarantined
+        FROM ops.runs ORDER BY runs.started_at DESC NULLS LAST, run_id LIMIT ?""", [int(limit)]),
+                "started_at", "finished_at")
+
+
+def ops_failures(limit: int = 20) -> pd.DataFrame:
+    """The last failed runs: run_id, job, failed_at, failed_step, error_class (never the message:
+    pipelines/ops_runs.py says why)."""
+    return _utc(_query("ops", None, """
+        SELECT run_id, job, timezone('UTC', failed_at) AS failed_at, failed_step, error_class
+        FROM ops.failures ORDER BY failures.failed_at DESC NULLS LAST, run_id LIMIT ?""", [int(limit)]),
+                "failed_at")
 
 
 def ops_published() -> pd.DataFrame:
-    return _query("ops", None, "SELECT max(published_at) AS published_at FROM ops.published")
+    return _utc(_query("ops", None, "SELECT timezone('UTC', max(published_at)) AS published_at FROM ops.published"),
+                "published_at")
 
 
 # -- pages: what each page loads, for the benchmark --------------------------------------------------------
@@ -667,7 +695,7 @@ def page_data(page: str, tenant_id: str | None = None, *, source: Source = "tena
                 "unusual_consumption": unusual_consumption(tenant_id, 12, MIN_PEOPLE, source)}
     if page == "operations":
         return {"ops_published": ops_published(), "ops_freshness": ops_freshness(),
-                "ops_quarantine": ops_quarantine(), "ops_runs": ops_runs(20)}
+                "ops_quarantine": ops_quarantine(), "ops_runs": ops_runs(20), "ops_failures": ops_failures(20)}
     raise ValueError(f"unknown page {page!r}")
 
 

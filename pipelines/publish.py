@@ -141,10 +141,11 @@ def tenant_snapshots(context: AssetExecutionContext) -> MaterializeResult:
     pool=WAREHOUSE_POOL,
     group_name="serving",
     kinds={"duckdb"},
-    description="Counts for the Operations page (freshness, quarantine per rule, runs); no business or personal data.",
+    description="Counts for the Operations page (freshness, quarantine per rule, runs with their status, failures by "
+    "step and error class); no business or personal data.",
 )
 def ops_snapshot(context: AssetExecutionContext) -> MaterializeResult:
     from pipelines.serving import publish_ops
 
-    rows = publish_ops()
+    rows = publish_ops(instance=context.instance)
     return MaterializeResult(metadata={f"rows.{t}": n for t, n in rows.items()})

@@ -19,14 +19,22 @@ def _bin(name: str) -> str:
     return str(local) if local.exists() else (shutil.which(name) or name)
 
 
+def streamlit_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    """The dashboards' server as customers get it: no developer menu (deploy, rerun, clear cache)
+    and no exception details or external help links in the browser; the full error goes to the
+    server's log only."""
+    return [_bin("streamlit"), "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.address", address,
+            "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+            "--client.toolbarMode", "viewer", "--client.showErrorDetails", "none",
+            "--client.showErrorLinks", "false"]
+
+
 def commands(dagster_port: int, streamlit_port: int) -> list[list[str]]:
     workspace = str(REPO_ROOT / "workspace.yaml")
     return [
         [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(dagster_port), "-w", workspace],
         [_bin("dagster-daemon"), "run", "-w", workspace],
-        [_bin("streamlit"), "run", str(REPO_ROOT / "dashboards" / "app.py"), "--server.address", "127.0.0.1",
-         "--server.port", str(streamlit_port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false"],
+        streamlit_command(streamlit_port),
     ]
 
 

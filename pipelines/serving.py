@@ -3,7 +3,7 @@
 Tenant isolation is physical: serving/tenants/<tenant>.duckdb holds only that tenant's marts and
 is encrypted with the tenant's own random key (kept in the vault), so a session that has A's key
 cannot open B's file. serving/ops.duckdb holds counts only (freshness, quarantine per rule,
-runs) for the Operations page. Every file is written to a temporary name and swapped in with
+runs with their status, failures by step and error class) for the Operations page. Every file is written to a temporary name and swapped in with
 os.replace: a reader sees the old file or the new one, never half of one.
 
 Dashboards must not open the vault (the pipeline may hold it), so the publish also writes the
@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import uuid
+from dataclasses import astuple
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,7 @@ import duckdb
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from pipelines import rollups
+from pipelines import ops_runs, rollups
 from pipelines.privacy import keys
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse import CannotOpen, WarehouseMissing, attach, connect, open_file
@@ -276,16 +277,30 @@ _OPS_SQL = {
     "quarantine_by_rule": """
         SELECT tenant_id, entity, rule_id, any_value(reason) AS reason, count(*) AS rows
         FROM quarantine.rows GROUP BY ALL""",
-    "runs": """
-        SELECT run_id, started_at, finished_at, files_ingested, rows_loaded, rows_quarantined FROM audit.runs""",
     "published": "SELECT now() AS published_at",
 }
 
 
-def publish_ops(settings: Settings | None = None) -> dict[str, int]:
+# Every Dagster run (status from the run storage) with the ingest figures of the runs that
+# ingested; ingests recorded without a Dagster run (`mira ingest` in tests) keep a NULL status.
+_RUNS_SQL = """
+    SELECT coalesce(d.run_id, a.run_id) AS run_id, d.job, d.status,
+           coalesce(d.started_at, a.started_at) AS started_at, coalesce(d.finished_at, a.finished_at) AS finished_at,
+           a.files_ingested, a.rows_loaded, a.rows_quarantined
+    FROM ops_copy.ops.dagster_runs d FULL OUTER JOIN audit.runs a ON a.run_id = d.run_id"""
+
+
+def publish_ops(settings: Settings | None = None, instance=None) -> dict[str, int]:
     """Counts for the Operations page: no business data, no personal data (quarantine reasons are
-    rule texts from the contracts, never a row's values)."""
+    rule texts from the contracts, never a row's values; a failure is its step and error class,
+    see pipelines/ops_runs.py). `instance`: the Dagster instance whose runs to list (default:
+    the one under MIRA_HOME)."""
     settings = settings or get_settings()
+    if instance is None:
+        with ops_runs.instance_for(settings) as found:
+            runs, failures = ops_runs.read(found)
+    else:
+        runs, failures = ops_runs.read(instance)
     settings.serving_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.serving_dir / f"{_TMP}{uuid.uuid4().hex}.duckdb"
     rows = {}
@@ -295,6 +310,18 @@ def publish_ops(settings: Settings | None = None) -> dict[str, int]:
             con.execute("CREATE SCHEMA ops_copy.ops")
             for table, sql in _OPS_SQL.items():
                 con.execute(f"CREATE TABLE ops_copy.ops.{table} AS {sql}")
+                rows[table] = con.execute(f"SELECT count(*) FROM ops_copy.ops.{table}").fetchone()[0]
+            con.execute(f"CREATE TABLE ops_copy.ops.dagster_runs {ops_runs.RUNS_DDL}")
+            con.execute(f"CREATE TABLE ops_copy.ops.failures {ops_runs.FAILURES_DDL}")
+            if runs:
+                con.executemany("INSERT INTO ops_copy.ops.dagster_runs VALUES (?, ?, ?, ?, ?)",
+                                [astuple(r) for r in runs])
+            if failures:
+                con.executemany("INSERT INTO ops_copy.ops.failures VALUES (?, ?, ?, ?, ?)",
+                                [astuple(f) for f in failures])
+            con.execute(f"CREATE TABLE ops_copy.ops.runs AS {_RUNS_SQL}")
+            con.execute("DROP TABLE ops_copy.ops.dagster_runs")
+            for table in ("runs", "failures"):
                 rows[table] = con.execute(f"SELECT count(*) FROM ops_copy.ops.{table}").fetchone()[0]
             con.execute("DETACH ops_copy")
         _swap(tmp, ops_path(settings))

@@ -1,5 +1,6 @@
 """Operations: per tenant freshness and last ingest, rows quarantined by rule with the reasons,
-the last runs, links into the Dagster UI. Counts only: no business or personal data."""
+the last failures (step and error class) and runs with their status, links into the Dagster UI.
+Counts only: no business or personal data."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -56,17 +57,27 @@ def render(ctx: PageContext) -> None:
     else:
         table(quarantine, "quarantine by rule", "dl_quarantine")
 
+    st.subheader("Last failures")
+    failures = data.ops_failures(20)
+    if failures.empty:
+        st.success("No failed run in the last runs recorded.")
+    else:
+        st.error(f"{len(failures)} failed run{'s' if len(failures) != 1 else ''} among the runs recorded.")
+        failures = failures.assign(link=[_run_link(url, r) for r in failures["run_id"]])
+        table(failures, "failures", "dl_failures", download_df=failures.drop(columns=["link"]),
+              column_config={"link": st.column_config.LinkColumn("Dagster", display_text="open run")})
+        st.caption("Each failure shows the step that failed and the class of its error; the message itself "
+                   "(which can quote data) stays in the Dagster UI: open the run.")
+
     st.subheader("Last runs")
     runs = data.ops_runs(20)
     if runs.empty:
         st.info("No run recorded yet: run `mira run`.")
     else:
-        runs = runs.assign(link=[f"{url}/runs/{quote(str(r))}" for r in runs["run_id"]])
+        runs = runs.assign(link=[_run_link(url, r) for r in runs["run_id"]])
         cfg = {"link": st.column_config.LinkColumn("Dagster", display_text="open run")}
-        if "status" in runs.columns:
-            failed = runs[runs["status"].astype(str).str.upper().isin(["FAILURE", "FAILED"])]
-            if not failed.empty:
-                st.error(f"{len(failed)} of the last {len(runs)} runs failed.")
         table(runs, "runs", "dl_runs", column_config=cfg, download_df=runs.drop(columns=["link"]))
-        st.caption("Failed runs (with the failing step and the first line of the error) are listed in the "
-                   "Dagster UI and in logs/alerts.jsonl.")
+
+
+def _run_link(url: str, run_id: object) -> str:
+    return f"{url}/runs/{quote(str(run_id), safe='')}"
