@@ -235,8 +235,8 @@ def analyst_tenants() -> pd.DataFrame:
 # -- consumption --------------------------------------------------------------------------------------
 #
 # Every consumption figure is a sum over the daily usage mart. A tenant's serving file also holds
-# rollups of it (pipelines/rollups.py: per day without dimensions, and per day, ISO week and month
-# for each breakdown dimension), and `_usage` answers a period from the smallest of them that tiles
+# rollups of it (pipelines/rollups.py: totals per day, and per day, ISO week and month for each
+# breakdown dimension, in one table), and `_usage` answers a period from the smallest of them that tiles
 # it exactly; a file without them (the analyst file, or one published before they existed) is
 # answered from the daily mart. Both give the same relation `f`: tenant_id, usage_date (the first
 # day of the row's period), the dimension's columns, consumed_quantity, consumed_value,
@@ -246,7 +246,7 @@ _MEASURE_COLUMNS = "consumed_quantity, consumed_value, movement_count, rows_with
 
 
 def _has_rollups(source: str, tenant_id: str | None) -> bool:
-    return set(rollups.tables()) <= _pool.tables(source, tenant_id)
+    return rollups.TABLE in _pool.tables(source, tenant_id)
 
 
 def _usage(source: str, tenant_id: str, dimension: str | None, periods: list[tuple[date, date]],
@@ -267,33 +267,30 @@ def _usage(source: str, tenant_id: str, dimension: str | None, periods: list[tup
                f"FROM {_USAGE} f{join} WHERE f.tenant_id = ? AND ({where}))")
         return sql, [tenant_id, *(d for r in ranges for d in r)]
     if dimension is None:
-        table, keep, segments = rollups.TOTALS_TABLE, "", [("day", lo, hi) for lo, hi in periods]
+        stored, segments = rollups.TOTAL, [("day", lo, hi) for lo, hi in periods if lo <= hi]
     else:
+        stored = dimension
         segments = rollups.merge([s for lo, hi in periods for s in rollups.cover(lo, hi)])
-        keep = "".join(f"{c}, " for c in rollups.DIMENSION_COLUMNS[dimension])
-    branches, params = [], []
+    conditions, params = [], [tenant_id, stored]
     for grain in rollups.GRAINS:
         ranges = [(lo, hi) for g, lo, hi in segments if g == grain]
-        if not ranges:
-            continue
-        name = table if dimension is None else rollups.table_name(dimension, grain)
-        where = " OR ".join(["period_start BETWEEN ? AND ?"] * len(ranges))
-        branches.append(f"SELECT tenant_id, period_start AS usage_date, {keep}{_MEASURE_COLUMNS} "
-                        f"FROM {name} WHERE tenant_id = ? AND ({where})")
-        params += [tenant_id, *(d for r in ranges for d in r)]
-    if not branches:   # an empty period: the same columns, no row
-        name = table if dimension is None else rollups.table_name(dimension, "day")
-        return (f"(SELECT tenant_id, period_start AS usage_date, {keep}{_MEASURE_COLUMNS} FROM {name} "
-                f"WHERE tenant_id = ? AND false)"), [tenant_id]
-    return "(" + " UNION ALL ".join(branches) + ")", params
+        if ranges:
+            conditions.append("(grain = ? AND (" + " OR ".join(["period_start BETWEEN ? AND ?"] * len(ranges)) + "))")
+            params += [grain, *(d for r in ranges for d in r)]
+    keep = ", ".join(rollups.KEY_COLUMNS)
+    sql = (f"(SELECT tenant_id, period_start AS usage_date, {keep}, {_MEASURE_COLUMNS} FROM {rollups.TABLE} "
+           f"WHERE tenant_id = ? AND dimension = ? AND ({' OR '.join(conditions) or 'false'}))")
+    return sql, params
 
 
 def usage_bounds(tenant_id: str, source: Source = "tenant") -> pd.DataFrame:
     """One row: first_date, last_date of consumption (nulls when there is none)."""
-    table, column = ((rollups.TOTALS_TABLE, "period_start") if _has_rollups(source, tenant_id)
-                     else (_USAGE, "usage_date"))
+    if _has_rollups(source, tenant_id):
+        return _query(source, tenant_id, f"""
+            SELECT min(period_start) AS first_date, max(period_start) AS last_date FROM {rollups.TABLE}
+            WHERE tenant_id = ? AND dimension = ?""", [tenant_id, rollups.TOTAL])
     return _query(source, tenant_id, f"""
-        SELECT min({column}) AS first_date, max({column}) AS last_date FROM {table} WHERE tenant_id = ?""",
+        SELECT min(usage_date) AS first_date, max(usage_date) AS last_date FROM {_USAGE} WHERE tenant_id = ?""",
                   [tenant_id])
 
 

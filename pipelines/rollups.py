@@ -26,11 +26,12 @@ from datetime import date, timedelta
 import duckdb
 
 SCHEMA = "rollups"
+TABLE = f"{SCHEMA}.usage"
 GRAINS = ("day", "week", "month")
 SOURCE_TABLE = "marts.fct_material_usage_daily"
-TOTALS_TABLE = f"{SCHEMA}.usage_total_day"
+TOTAL = "total"    # the dimension of the rows without one (per day only): totals and series
 
-# Dimension -> the columns a row keeps (besides tenant and period). `category` comes from
+# Dimension -> the columns its rows keep (besides tenant and period). `category` comes from
 # dim_materials (a function of the material), `unit` rides along with the material so the
 # page's fallback (the movement's unit when the material has none) stays exact.
 DIMENSION_COLUMNS = {
@@ -40,59 +41,44 @@ DIMENSION_COLUMNS = {
     "location": ("location_id",),
     "user": ("user_pseudonym",),
 }
+KEY_COLUMNS = ("category", "material_id", "unit", "project_id", "location_id", "user_pseudonym")
 
 _MEASURES = """
-    sum(f.consumed_quantity) AS consumed_quantity,
-    sum(f.consumed_value) AS consumed_value,
+    CAST(sum(f.consumed_quantity) AS DECIMAL(38, 6)) AS consumed_quantity,
+    CAST(sum(f.consumed_value) AS DECIMAL(38, 6)) AS consumed_value,
     CAST(sum(f.movement_count) AS BIGINT) AS movement_count,
     count(*) FILTER (f.consumed_value IS NULL) AS rows_without_value"""
-
-
-def table_name(dimension: str, grain: str) -> str:
-    if dimension not in DIMENSION_COLUMNS or grain not in GRAINS:
-        raise ValueError("unknown rollup")
-    return f"{SCHEMA}.usage_{dimension}_{grain}"
-
-
-def tables() -> list[str]:
-    """Every rollup table, schema-qualified."""
-    return [TOTALS_TABLE] + [table_name(d, g) for d in DIMENSION_COLUMNS for g in GRAINS]
 
 
 def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _select(dimension: str, grain: str) -> str:
+    period = "f.usage_date" if grain == "day" else f"CAST(date_trunc('{grain}', f.usage_date) AS DATE)"
+    kept = DIMENSION_COLUMNS.get(dimension, ())
+    keys = ", ".join(f"f.{c}" if c in kept else f"CAST(NULL AS VARCHAR) AS {c}" for c in KEY_COLUMNS)
+    return (f"SELECT f.tenant_id, '{dimension}' AS dimension, '{grain}' AS grain, {period} AS period_start, "
+            f"{keys}, {_MEASURES} FROM usage f GROUP BY ALL")
+
+
 def build(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
-    """Create every rollup in `catalog` from that catalog's own daily usage mart (and
-    dim_materials for the category); returns rows per table. Rows are ordered by period, so a
-    range filter on period_start skips what it can."""
+    """Create the rollups in `catalog` from that catalog's own daily usage mart (and
+    dim_materials for the category); returns rows per table. One table for every dimension and
+    grain: each DuckDB table costs about one 256 KB block however few its rows, so sixteen
+    small tables grew a tenant's file by 4 MB. Rows are ordered by dimension, grain and period,
+    so the scans' filters skip what they can."""
     cat = _ident(catalog)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {cat}.{SCHEMA}")
-    source = f"{cat}.{SOURCE_TABLE} f"
-    rows: dict[str, int] = {}
+    parts = [_select(TOTAL, "day")] + [_select(d, g) for d in DIMENSION_COLUMNS for g in GRAINS]
     con.execute(f"""
-        CREATE TABLE {cat}.{TOTALS_TABLE} AS
-        SELECT f.tenant_id, f.usage_date AS period_start, {_MEASURES}
-        FROM {source} GROUP BY ALL ORDER BY 1, 2""")
-    rows[TOTALS_TABLE] = con.execute(f"SELECT count(*) FROM {cat}.{TOTALS_TABLE}").fetchone()[0]
-    for dimension, columns in DIMENSION_COLUMNS.items():
-        if dimension == "category":
-            join = (f" LEFT JOIN {cat}.marts.dim_materials m "
-                    "ON m.tenant_id = f.tenant_id AND m.material_id = f.material_id")
-            keep = "m.category"
-        else:
-            join = ""
-            keep = ", ".join(f"f.{c}" for c in columns)
-        for grain in GRAINS:
-            period = "f.usage_date" if grain == "day" else f"CAST(date_trunc('{grain}', f.usage_date) AS DATE)"
-            name = table_name(dimension, grain)
-            con.execute(f"""
-                CREATE TABLE {cat}.{name} AS
-                SELECT f.tenant_id, {period} AS period_start, {keep}, {_MEASURES}
-                FROM {source}{join} GROUP BY ALL ORDER BY 1, 2""")
-            rows[name] = con.execute(f"SELECT count(*) FROM {cat}.{name}").fetchone()[0]
-    return rows
+        CREATE TABLE {cat}.{TABLE} AS
+        WITH usage AS (
+            SELECT f.*, m.category FROM {cat}.{SOURCE_TABLE} f
+            LEFT JOIN {cat}.marts.dim_materials m ON m.tenant_id = f.tenant_id AND m.material_id = f.material_id
+        )
+        SELECT * FROM ({" UNION ALL ".join(parts)}) ORDER BY tenant_id, dimension, grain, period_start""")
+    return {TABLE: con.execute(f"SELECT count(*) FROM {cat}.{TABLE}").fetchone()[0]}
 
 
 # -- which rows answer a period ----------------------------------------------------------------------

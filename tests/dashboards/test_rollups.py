@@ -52,11 +52,11 @@ def results(tenant: str, start: date, end: date) -> dict[str, pd.DataFrame]:
 
 
 def test_the_tenant_file_has_every_rollup_and_only_its_tenant(dash):
-    tables = data._pool.tables("tenant", dash.tenant_a)
-    assert set(rollups.tables()) <= tables
+    assert rollups.TABLE in data._pool.tables("tenant", dash.tenant_a)
     with serving.open_tenant(dash.tenant_a) as con:
-        for table in rollups.tables():
-            assert con.execute(f"SELECT DISTINCT tenant_id FROM {table}").fetchall() == [(dash.tenant_a,)]
+        assert con.execute(f"SELECT DISTINCT tenant_id FROM {rollups.TABLE}").fetchall() == [(dash.tenant_a,)]
+        stored = set(con.execute(f"SELECT DISTINCT dimension, grain FROM {rollups.TABLE}").fetchall())
+    assert stored == {(rollups.TOTAL, "day")} | {(d, g) for d in rollups.DIMENSION_COLUMNS for g in rollups.GRAINS}
 
 
 def test_rollups_equal_the_daily_mart_for_any_period(dash, monkeypatch):
@@ -79,16 +79,19 @@ def test_rollups_equal_the_daily_mart_for_any_period(dash, monkeypatch):
 
 def test_rollups_answer_from_whole_months_and_weeks(dash, monkeypatch):
     """The year view must read the monthly rows, not the days (what makes it flat with size)."""
-    seen: list[str] = []
+    seen: list[tuple[str, list]] = []
     real = data._query
 
     def spy(source, tenant_id, sql, params=None):
-        seen.append(sql)
+        seen.append((sql, list(params or [])))
         return real(source, tenant_id, sql, params)
 
     monkeypatch.setattr(data, "_query", spy)
     data.consumption_breakdown(dash.tenant_a, date(2025, 11, 29), date(2026, 11, 28), "material")
-    assert "rollups.usage_material_month" in seen[-1] and "fct_material_usage_daily" not in seen[-1]
+    sql, params = seen[-1]
+    assert rollups.TABLE in sql and "fct_material_usage_daily" not in sql
+    after = params[params.index("month") + 1:]
+    assert [date(2025, 12, 1), date(2026, 10, 1)] in [after[i:i + 2] for i in range(len(after))]   # Dec .. Oct
 
 
 def test_page_data_breaks_down_by_category_once(dash, monkeypatch):
