@@ -438,3 +438,40 @@ def test_erasure_purges_landing_files_of_every_format(fmt, mira_home):
     assert report.files and all(f.status == "loaded" for f in report.files)
     assert vault_rows("SELECT count(*) FROM identities WHERE user_id = ?", [user_id]) == [(0,)]
     assert tables_with(p) == [] and rows("SELECT count(*), sum(quantity) FROM raw.movements") == before
+
+
+def _rollup_rows(tenant: str, sql: str, params=()) -> list[tuple]:
+    from pipelines.serving import read_keyring, tenant_path
+    from pipelines.warehouse import open_file
+
+    with open_file(tenant_path(tenant), read_only=True, key=read_keyring()[tenant]) as con:
+        return con.execute(sql, list(params)).fetchall()
+
+
+def test_restriction_and_the_leak_scanner_cover_the_tenant_files_rollups(home):
+    """The Consumption rollups (pipelines/rollups.py) are a person-level table of the tenant's
+    serving file: a restricted person's pseudonym must leave them as it leaves the marts (totals
+    unchanged), and the scanner must read them."""
+    from pipelines import rollups
+    from pipelines.serving import publish_tenants, read_keyring, tenant_path
+    from pipelines.warehouse import open_file
+
+    who = person(home)
+    t, p = who["tenant"], who["pseudonym"]
+    publish_tenants()
+    totals = f"SELECT dimension, grain, sum(consumed_value), sum(movement_count) FROM {rollups.TABLE} GROUP BY ALL ORDER BY ALL"
+    before = _rollup_rows(t, totals)
+    assert _rollup_rows(t, f"SELECT count(*) FROM {rollups.TABLE} WHERE user_pseudonym = ?", [p])[0][0] > 0
+
+    result = mira("privacy", "restrict", "--tenant", t, "--user", who["user_id"])
+    assert result.exit_code == 0, result.output
+    assert _rollup_rows(t, f"SELECT count(*) FROM {rollups.TABLE} WHERE user_pseudonym = ?", [p]) == [(0,)]
+    assert _rollup_rows(t, totals) == before
+    assert [h for h in scan_home()[0] if h.place.startswith("serving/tenants/")] == []
+
+    # a name planted in the rollups is found by the scanner
+    with open_file(tenant_path(t), key=read_keyring()[t]) as con:
+        con.execute(f"UPDATE {rollups.TABLE} SET category = ? WHERE dimension = 'category'",
+                    [f"{who['first']} {who['last']}"])
+    places = {h.place for h in scan_home()[0] if h.kind == "full_name"}
+    assert f"serving/tenants/{t}.duckdb:{rollups.TABLE}.category" in places
