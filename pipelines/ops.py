@@ -8,6 +8,7 @@
 - backup: a daily encrypted backup of the warehouse and the vault (privacy/backup.py).
 """
 import json
+import logging
 import os
 import time
 import warnings
@@ -46,6 +47,8 @@ from pipelines import alerts
 from pipelines.ingest.assets import WAREHOUSE_POOL, make_landing_sensor
 from pipelines.publish import ANALYST_KEY, OPS_KEY, TENANTS_KEY, mart_keys
 from pipelines.settings import Settings, get_settings
+
+_log = logging.getLogger(__name__)
 
 TIMEZONE = "Europe/Brussels"
 # The retention job's assets (defined at the end): never part of the build.
@@ -121,6 +124,27 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
     ended = record.end_time if record and record.end_time else None
     when = datetime.fromtimestamp(ended, timezone.utc) if ended else None
     alerts.send(alerts.make_alert(run.run_id, run.job_name, step, message, when=when))
+    _refresh_ops_file(context.instance, run.run_id)
+
+
+def _refresh_ops_file(instance, run_id: str) -> None:
+    """The Operations page lists failed runs from the ops serving file, which a build republishes
+    as one of its steps: a run that failed before that step, or a job without it (privacy,
+    retention), would show only after the next good build. So the failure sensor republishes it.
+    Best effort: while another run holds the warehouse (DuckDB: one writer or many readers) the
+    refresh is skipped, and that run's own publish brings the failure in."""
+    import duckdb
+
+    from pipelines.serving import publish_ops
+    from pipelines.warehouse import CannotOpen, WarehouseMissing
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        return
+    try:
+        publish_ops(settings, instance=instance)
+    except (duckdb.Error, CannotOpen, WarehouseMissing, OSError) as exc:
+        _log.warning("ops file not refreshed after failed run %s: %s", run_id, type(exc).__name__)
 
 
 # Dagster wraps what the step raised ("Error occurred while executing op ..."); ops need the

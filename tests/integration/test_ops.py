@@ -101,6 +101,34 @@ def test_failed_run_alert_reaches_the_webhook_and_the_log(instance, receiver, mi
     assert [json.loads(ln) for ln in lines] == [alert]
 
 
+def test_a_failed_run_reaches_the_ops_file_without_waiting_for_a_build(e2e, tmp_path, monkeypatch):
+    """The failure sensor republishes the ops file, so the Operations page lists the failure
+    (step and error class, never the message) before the next build."""
+    import shutil
+
+    from pipelines.definitions import defs
+    from pipelines.instance import prepare_dagster_home
+    from pipelines.serving import open_ops
+    from tests.conftest import point_at
+
+    home = tmp_path / "mira"
+    shutil.copytree(e2e[0], home, ignore=shutil.ignore_patterns("landing", "dagster", "logs"))
+    point_at(monkeypatch, home)
+    prepare_dagster_home()
+    with DagsterInstance.get() as inst:
+        sensor = defs.get_sensor_def("run_failure_alert")
+        daemon_like = {"instance": inst, "repository_name": "__repository__"}
+        first = sensor.evaluate_tick(build_sensor_context(**daemon_like))
+        result = doomed.execute_in_process(instance=inst, raise_on_error=False)
+        sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=first.cursor))
+    with open_ops() as con:
+        failures = con.execute("SELECT run_id, job, failed_step, error_class FROM ops.failures").fetchall()
+        status = con.execute("SELECT status FROM ops.runs WHERE run_id = ?", [result.run_id]).fetchall()
+    assert failures == [(result.run_id, "doomed", "load_step", "RuntimeError")]
+    assert status == [("FAILURE",)]
+    assert b"Jane" not in (home / "serving" / "ops.duckdb").read_bytes()
+
+
 def test_successful_runs_raise_no_alert(instance, mira_home):
     from pipelines.definitions import defs
 
