@@ -68,3 +68,55 @@ def test_cover_uses_the_coarsest_grain():
     assert cover(date(2026, 6, 1), date(2026, 6, 14)) == [("week", date(2026, 6, 1), date(2026, 6, 8))]
     assert cover(date(2026, 6, 2), date(2026, 6, 2)) == [("day", date(2026, 6, 2), date(2026, 6, 2))]
     assert cover(date(2026, 6, 3), date(2026, 6, 2)) == []
+
+
+def test_rollup_relation_equals_the_daily_mart_across_a_new_year(monkeypatch):
+    """rollups.build and the dashboards' rollup SQL (dashboards.data._usage) against the daily
+    mart, on a synthetic mart that spans a new year (the shared test data does not), with NULL
+    values, projects and categories, for random periods split into previous and current."""
+    import duckdb
+
+    from dashboards import data
+    from pipelines import rollups
+
+    rng = random.Random(11)
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA marts")
+    con.execute("""CREATE TABLE marts.dim_materials (tenant_id VARCHAR, material_id VARCHAR, category VARCHAR,
+                   material_name VARCHAR, unit VARCHAR)""")
+    con.executemany("INSERT INTO marts.dim_materials VALUES ('t', ?, ?, ?, 'pcs')",
+                    [(f"m{i}", None if i % 4 == 0 else f"c{i % 3}", f"Material {i}") for i in range(12)])
+    con.execute("""CREATE TABLE marts.fct_material_usage_daily (tenant_id VARCHAR, usage_date DATE,
+                   material_id VARCHAR, project_id VARCHAR, location_id VARCHAR, user_pseudonym VARCHAR, unit VARCHAR,
+                   consumed_quantity DECIMAL(28, 6), consumed_value DECIMAL(28, 6), movement_count INTEGER)""")
+    rows = set()
+    for _ in range(3000):
+        day = date(2025, 11, 20) + timedelta(days=rng.randint(0, 95))
+        rows.add((day, f"m{rng.randint(0, 13)}", rng.choice([None, "p1", "p2"]), f"l{rng.randint(0, 2)}",
+                  rng.choice([None, "u1", "u2", "u3"])))
+    con.executemany("INSERT INTO marts.fct_material_usage_daily VALUES ('t', ?, ?, ?, ?, ?, 'pcs', ?, ?, ?)",
+                    [(*r, rng.randint(-5, 90) / 7, None if rng.random() < 0.1 else rng.randint(0, 9999) / 3,
+                      rng.randint(1, 4)) for r in sorted(rows, key=str)])
+    rollups.build(con, "memory")
+
+    def figures(use_rollups: bool, dimension, periods, start):
+        monkeypatch.setattr(data, "_has_rollups", lambda *a: use_rollups)
+        usage, params = data._usage("tenant", "t", dimension, periods)
+        keys = ", ".join(f"f.{c}" for c in rollups.DIMENSION_COLUMNS.get(dimension, ())) or "1"
+        return con.execute(f"""
+            SELECT {keys}, sum(f.consumed_quantity) FILTER (f.usage_date >= ?),
+                   sum(f.consumed_value) FILTER (f.usage_date >= ?), sum(f.movement_count) FILTER (f.usage_date >= ?),
+                   sum(f.rows_without_value) FILTER (f.usage_date >= ?), sum(f.consumed_value) FILTER (f.usage_date < ?),
+                   sum(f.movement_count) FILTER (f.usage_date < ?)
+            FROM {usage} f GROUP BY ALL ORDER BY ALL""", [start] * 6 + params).fetchall()
+
+    compared = 0
+    for _ in range(150):
+        start = date(2025, 11, 1) + timedelta(days=rng.randint(0, 120))
+        end = start + timedelta(days=rng.choice([0, 1, 6, 13, 30, rng.randint(0, 120)]))
+        prev = (start - timedelta(days=(end - start).days + 1), start - timedelta(days=1))
+        for dimension in (None, *rollups.DIMENSION_COLUMNS):
+            expected = figures(False, dimension, [prev, (start, end)], start)
+            assert figures(True, dimension, [prev, (start, end)], start) == expected, (dimension, start, end)
+            compared += len(expected)
+    assert compared > 1000
