@@ -11,6 +11,7 @@ from pipelines.ops import (
     full_build,
     landing_sensor,
     nightly_build,
+    ops_refresh,
     RETENTION_ASSETS,
     RETENTION_CHECKS,
     retention,
@@ -24,7 +25,7 @@ from pipelines.transform import dbt_resource, mira_dbt_assets
 defs = Definitions(
     assets=[raw_tables, mira_dbt_assets, analyst_snapshot, tenant_snapshots, ops_snapshot, *RETENTION_ASSETS, backup, *privacy_assets],
     asset_checks=[*freshness_checks, *RETENTION_CHECKS],
-    jobs=[full_build, retention, backup_job, *privacy_jobs],
+    jobs=[full_build, ops_refresh, retention, backup_job, *privacy_jobs],
     sensors=[landing_sensor, freshness_sensor, run_failure_alert],
     schedules=[nightly_build, retention_schedule, backup_schedule],
     resources={"dbt": dbt_resource()},

@@ -8,7 +8,6 @@
 - backup: a daily encrypted backup of the warehouse and the vault (privacy/backup.py).
 """
 import json
-import logging
 import os
 import time
 import warnings
@@ -30,6 +29,7 @@ from dagster import (
     OpExecutionContext,
     Output,
     RunFailureSensorContext,
+    RunRequest,
     ScheduleDefinition,
     SupersessionWarning,
     build_last_update_freshness_checks,
@@ -48,10 +48,8 @@ from pipelines.ingest.assets import WAREHOUSE_POOL, make_landing_sensor
 from pipelines.publish import ANALYST_KEY, OPS_KEY, TENANTS_KEY, mart_keys
 from pipelines.settings import Settings, get_settings
 
-_log = logging.getLogger(__name__)
-
 TIMEZONE = "Europe/Brussels"
-# The retention job's assets (defined at the end): never part of the build.
+# The retention and backup jobs' assets (defined at the end): never part of the build.
 EXPIRED_FILES_KEY = AssetKey(["privacy", "expired_files"])
 RETENTION_KEY = AssetKey(["privacy", "retention"])
 BACKUP_KEY = AssetKey(["privacy", "backup"])
@@ -84,7 +82,7 @@ with warnings.catch_warnings():
 # re-evaluate a failed check, it relies on the run that refreshes the asset to clear it.
 full_build = define_asset_job(
     "full_build",
-    selection=AssetSelection.all() - AssetSelection.assets(EXPIRED_FILES_KEY, RETENTION_KEY),
+    selection=AssetSelection.all() - AssetSelection.assets(EXPIRED_FILES_KEY, RETENTION_KEY, BACKUP_KEY),
     executor_def=in_process_executor,
     description="Ingest new landing files, build every dbt model and run its tests, publish the analyst snapshot.",
 )
@@ -102,6 +100,15 @@ nightly_build = ScheduleDefinition(
 )
 
 
+OPS_REFRESH_JOB = "ops_refresh"
+ops_refresh = define_asset_job(
+    OPS_REFRESH_JOB,
+    selection=AssetSelection.assets(OPS_KEY),
+    executor_def=in_process_executor,
+    description="Republish the ops serving file (the Operations page), after a failed run.",
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # Failure alerts. monitor_all_code_locations: `mira run` executes in process, so its runs carry
 # no code location; without this the daemon would only see runs launched from the UI.
@@ -110,9 +117,11 @@ nightly_build = ScheduleDefinition(
     monitor_all_code_locations=True,
     minimum_interval_seconds=30,
     default_status=DefaultSensorStatus.RUNNING,
-    description="Writes every failed run to $MIRA_HOME/logs/alerts.jsonl and POSTs it to MIRA_ALERT_WEBHOOK if set.",
+    description="Writes every failed run to $MIRA_HOME/logs/alerts.jsonl and POSTs it to MIRA_ALERT_WEBHOOK if set; "
+    "then starts ops_refresh so the Operations page lists the failure.",
+    request_job=ops_refresh,
 )
-def run_failure_alert(context: RunFailureSensorContext) -> None:
+def run_failure_alert(context: RunFailureSensorContext) -> RunRequest | None:
     run = context.dagster_run
     step, message = None, context.failure_event.message
     for event in context.get_step_failure_events():
@@ -124,27 +133,19 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
     ended = record.end_time if record and record.end_time else None
     when = datetime.fromtimestamp(ended, timezone.utc) if ended else None
     alerts.send(alerts.make_alert(run.run_id, run.job_name, step, message, when=when))
-    _refresh_ops_file(context.instance, run.run_id)
+    return ops_refresh_request(run)
 
 
-def _refresh_ops_file(instance, run_id: str) -> None:
+def ops_refresh_request(run) -> RunRequest | None:
     """The Operations page lists failed runs from the ops serving file, which a build republishes
-    as one of its steps: a run that failed before that step, or a job without it (privacy,
-    retention), would show only after the next good build. So the failure sensor republishes it.
-    Best effort: while another run holds the warehouse (DuckDB: one writer or many readers) the
-    refresh is skipped, and that run's own publish brings the failure in."""
-    import duckdb
-
-    from pipelines.serving import publish_ops
-    from pipelines.warehouse import CannotOpen, WarehouseMissing
-
-    settings = get_settings()
-    if not settings.warehouse_path.exists():
-        return
-    try:
-        publish_ops(settings, instance=instance)
-    except (duckdb.Error, CannotOpen, WarehouseMissing, OSError) as exc:
-        _log.warning("ops file not refreshed after failed run %s: %s", run_id, type(exc).__name__)
+    as one of its last steps: a run that failed before that step, or a job without it (privacy,
+    retention, backup), would show only after the next good build. So a failure asks for an
+    `ops_refresh` run. It runs in the warehouse pool like every step that opens the warehouse:
+    the sensor itself must not, or it could hold the file while a build needs to write it.
+    A failed ops_refresh asks for nothing (no loop); the run key makes one request per failure."""
+    if run.job_name == OPS_REFRESH_JOB:
+        return None
+    return RunRequest(run_key=f"ops-refresh-after-{run.run_id}", job_name=OPS_REFRESH_JOB)
 
 
 # Dagster wraps what the step raised ("Error occurred while executing op ..."); ops need the

@@ -102,12 +102,14 @@ def test_failed_run_alert_reaches_the_webhook_and_the_log(instance, receiver, mi
 
 
 def test_a_failed_run_reaches_the_ops_file_without_waiting_for_a_build(e2e, tmp_path, monkeypatch):
-    """The failure sensor republishes the ops file, so the Operations page lists the failure
-    (step and error class, never the message) before the next build."""
+    """A failure starts `ops_refresh` (the sensor itself never opens the warehouse, which a build may
+    be writing), and that run puts the failure in the ops file (step and error class, never the
+    message) before the next build. A failed ops_refresh asks for nothing: no loop."""
     import shutil
 
     from pipelines.definitions import defs
     from pipelines.instance import prepare_dagster_home
+    from pipelines.ops import OPS_REFRESH_JOB, ops_refresh_request
     from pipelines.serving import open_ops
     from tests.conftest import point_at
 
@@ -120,7 +122,12 @@ def test_a_failed_run_reaches_the_ops_file_without_waiting_for_a_build(e2e, tmp_
         daemon_like = {"instance": inst, "repository_name": "__repository__"}
         first = sensor.evaluate_tick(build_sensor_context(**daemon_like))
         result = doomed.execute_in_process(instance=inst, raise_on_error=False)
-        sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=first.cursor))
+        tick = sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=first.cursor))
+        assert [(r.job_name, r.run_key) for r in tick.run_requests] == [
+            (OPS_REFRESH_JOB, f"ops-refresh-after-{result.run_id}")]
+        assert defs.resolve_job_def(OPS_REFRESH_JOB).execute_in_process(instance=inst).success
+        refresh_run = inst.get_run_by_id(inst.get_run_records(limit=1)[0].dagster_run.run_id)
+        assert refresh_run.job_name == OPS_REFRESH_JOB and ops_refresh_request(refresh_run) is None
     with open_ops() as con:
         failures = con.execute("SELECT run_id, job, failed_step, error_class FROM ops.failures").fetchall()
         status = con.execute("SELECT status FROM ops.runs WHERE run_id = ?", [result.run_id]).fetchall()

@@ -151,6 +151,8 @@ def test_the_daily_backup_job_makes_a_backup(built, tmp_path, monkeypatch):
     home = copy_home(built, tmp_path, monkeypatch)
     schedule = defs.resolve_schedule_def("daily_backup")
     assert schedule.job_name == "backup" and schedule.default_status.value == "RUNNING"
+    # its own schedule, never a step of a build (a first build has nothing to back up yet)
+    assert not [n.name for n in defs.resolve_job_def("full_build").nodes if "backup" in n.name]
     with DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("backup").execute_in_process(instance=instance)
         assert result.success
