@@ -7,7 +7,9 @@ movements into a file of their own, then in one run:
   full         : `dbt build` on a fresh warehouse: every incremental model built from scratch;
   incremental  : ingest day D+1's file, then `dbt build` again: incremental models touch only that day;
   full refresh : `dbt build --full-refresh` on the same data;
-  nightly      : `dbt build` again, nothing new, data tests over every row (the nightly schedule's).
+  nightly      : `dbt build` again, nothing new, data tests over every row (the nightly schedule's);
+  models only  : the incremental day again on a copy of the warehouse taken before it, building the
+                 models and no data test: the least a dbt build of this project can cost per load.
 Every build is the pipeline's: pipelines.dbt_env (warehouse key) and pipelines.transform.dbt_build_flags
 (models and data tests; dbt unit tests run in CI, not on data). Prints medians over --repeat rounds,
 the ratios and where the time went (summed node time per kind, slowest nodes, from run_results.json),
@@ -50,12 +52,12 @@ def pipeline_dbt_flags(**options: bool) -> list[str]:
     return dbt_build_flags(**options)
 
 
-def dbt_build(home: Path, **options: bool) -> tuple[float, dict]:
-    """One `dbt build` with the pipeline's flags; seconds and a profile."""
+def dbt_build(home: Path, *extra: str, **options: bool) -> tuple[float, dict]:
+    """One `dbt build` with the pipeline's flags (and `extra` ones); seconds and a profile."""
     target = home / "dbt" / "target"
     args = [str(DBT), "build", "--quiet", "--project-dir", str(REPO / "dbt_project"),
             "--profiles-dir", str(REPO / "dbt_project"), "--target-path", str(target),
-            "--log-path", str(home / "logs" / "dbt"), *pipeline_dbt_flags(**options)]
+            "--log-path", str(home / "logs" / "dbt"), *pipeline_dbt_flags(**options), *extra]
     env = dbt_env(home)
     t0 = time.perf_counter()
     res = subprocess.run(args, env=env, capture_output=True, text=True)
@@ -180,18 +182,27 @@ def main() -> None:
     # to the build after it
     phases = [("full", {}), ("incremental", {}), ("full_refresh", {"full_refresh": True}),
               ("nightly", {"full_tests": True})]
-    times: dict[str, list[float]] = {phase: [] for phase, _ in phases}
-    profiles: dict[str, list[dict]] = {phase: [] for phase, _ in phases}
+    times: dict[str, list[float]] = {phase: [] for phase, _ in [*phases, ("models_only", {})]}
+    profiles: dict[str, list[dict]] = {phase: [] for phase in times}
     for i in range(args.repeat):
-        home = work / "home"
+        home, before_day = work / "home", work / "home-before-day"
         shutil.rmtree(home, ignore_errors=True)
         ing = ingest(home, landing)
         for phase, options in phases:
             if phase == "incremental":
+                shutil.rmtree(before_day, ignore_errors=True)
+                shutil.copytree(home, before_day)
                 ingest(home, day_landing)
             seconds, prof = dbt_build(home, **options)
             times[phase].append(seconds)
             profiles[phase].append(prof)
+        # The same day's load with no data test: what dbt start-up and the models alone cost.
+        shutil.rmtree(home)
+        before_day.rename(home)
+        ingest(home, day_landing)
+        seconds, prof = dbt_build(home, "--exclude-resource-type", "test")
+        times["models_only"].append(seconds)
+        profiles["models_only"].append(prof)
         print(f"  round {i + 1}: ingest {ing:.1f} s, " + ", ".join(
             f"{phase} {runs[-1]:.1f} s" for phase, runs in times.items()), flush=True)
     med = {phase: statistics.median(runs) for phase, runs in times.items()}
@@ -202,8 +213,10 @@ def main() -> None:
         "incremental_build_median_s": round(med["incremental"], 2),
         "nightly_build_median_s": round(med["nightly"], 2),
         "full_refresh_median_s": round(med["full_refresh"], 2),
+        "incremental_models_only_median_s": round(med["models_only"], 2),
         "incremental_over_full_build": round(med["incremental"] / med["full"], 3),
         "incremental_over_full_refresh": round(med["incremental"] / med["full_refresh"], 3),
+        "models_only_over_full_build": round(med["models_only"] / med["full"], 3),
         "full_build_over_floor": round(med["full"] / floor, 2),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
         "dbt_flags": pipeline_dbt_flags(),
