@@ -18,7 +18,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.serve import streamlit_command
 from tests.conftest import point_at
 
 REPO = Path(__file__).resolve().parents[2]
-APP = REPO / "dashboards" / "app.py"
 MANAGER_EMAIL = "browser.manager@example.com"
 MANAGER_PASSWORD = "browser-test-password"
 SERVER_START_TIMEOUT_S = 90
@@ -150,10 +149,8 @@ def streamlit_url(browser_home, artifacts) -> str:
     """`streamlit run dashboards/app.py` on a free port of 127.0.0.1, reading browser_home."""
     port = free_port()
     log_path = artifacts / "streamlit-server.log"
-    streamlit = Path(sys.executable).with_name("streamlit")
-    cmd = [str(streamlit), "run", str(APP), "--server.headless", "true", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false",
-           "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+    # The server as `mira serve` starts it (its client settings are part of what is tested).
+    cmd = [*streamlit_command(port), "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
     env = {**os.environ, "MIRA_HOME": str(browser_home.home), "MIRA_LANDING": str(browser_home.home / "landing"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     assert env.get("MIRA_MASTER_KEY"), "point_at sets the test master key"

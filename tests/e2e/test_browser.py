@@ -99,6 +99,9 @@ def test_manager_logs_in_changes_the_period_downloads_a_csv_and_logs_out(browser
         expect(page.locator('[data-testid="stSidebar"]')).to_contain_text(tenant)
         expect(nav.filter(has_text="Consumption")).to_have_count(1)
         expect(nav.filter(has_text="Operations")).to_have_count(0)     # ops only
+        # `mira serve`'s client settings: no developer menu (deploy, rerun, clear cache) for customers
+        expect(page.locator('[data-testid="stMainMenu"]')).to_be_visible()
+        expect(page.locator('[data-testid="stAppDeployButton"]')).to_have_count(0)
 
         # Open Consumption from the navigation (after another page, so it is a real switch).
         nav.filter(has_text="Stock").click()
