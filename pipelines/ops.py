@@ -142,8 +142,9 @@ def ops_refresh_request(run) -> RunRequest | None:
     retention, backup), would show only after the next good build. So a failure asks for an
     `ops_refresh` run. It runs in the warehouse pool like every step that opens the warehouse:
     the sensor itself must not, or it could hold the file while a build needs to write it.
-    A failed ops_refresh asks for nothing (no loop); the run key makes one request per failure."""
-    if run.job_name == OPS_REFRESH_JOB:
+    A failed ops_refresh asks for nothing (no loop), nor does a failure before any warehouse exists
+    (there is nothing to publish); the run key makes one request per failure."""
+    if run.job_name == OPS_REFRESH_JOB or not get_settings().warehouse_path.exists():
         return None
     return RunRequest(run_key=f"ops-refresh-after-{run.run_id}", job_name=OPS_REFRESH_JOB)
 

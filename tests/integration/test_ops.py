@@ -86,7 +86,8 @@ def test_failed_run_alert_reaches_the_webhook_and_the_log(instance, receiver, mi
     first = sensor.evaluate_tick(build_sensor_context(**daemon_like))
     result = doomed.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
-    sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=first.cursor))
+    tick = sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=first.cursor))
+    assert tick.run_requests == []    # no warehouse yet: no ops file to refresh
 
     assert len(got) == 1, got
     alert = got[0]["json"]
