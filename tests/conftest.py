@@ -4,6 +4,8 @@ from __future__ import annotations
 import csv
 import importlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,30 @@ def point_at(mp: pytest.MonkeyPatch, home: Path) -> Path:
     mp.setenv("MIRA_MASTER_KEY", TEST_MASTER_KEY)
     (home / "landing").mkdir(parents=True, exist_ok=True)
     return home
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def published_copy(source: Path, home: Path, mp: pytest.MonkeyPatch) -> list[str]:
+    """A copy of the built home `source` at `home` (without its Dagster runs, logs, landing files
+    and GX results), pointed at, with every serving file published; its tenants, sorted."""
+    from pipelines import serving
+
+    shutil.copytree(source, home, ignore=shutil.ignore_patterns("dagster", "logs", "landing", "gx"))
+    point_at(mp, home)
+    tenants_dir = home / "serving" / serving.TENANTS_DIR
+    if not any(tenants_dir.glob("*.duckdb")):
+        serving.publish_tenants()
+    if not serving.ops_path().exists():
+        serving.publish_ops()
+    tenants = sorted(p.stem for p in tenants_dir.glob("*.duckdb"))
+    assert len(tenants) >= 2, f"the e2e home should publish several tenants, found {tenants}"
+    return tenants
 
 
 @pytest.fixture

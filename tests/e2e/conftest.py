@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -27,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.serve import streamlit_command
-from tests.conftest import point_at
+from tests.conftest import free_port, published_copy
 
 REPO = Path(__file__).resolve().parents[2]
 MANAGER_EMAIL = "browser.manager@example.com"
@@ -84,31 +83,16 @@ class BrowserHome:
 def browser_home(transform, e2e, tmp_path_factory) -> BrowserHome:
     """A copy of the built e2e home with every serving file published and one manager account.
     (`transform`: the dbt manifest the e2e build loads is prepared first, as `make test` does.)"""
-    from pipelines import serving
     from pipelines.privacy import accounts
 
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("browser") / "mira"
-    shutil.copytree(e2e[0], home, ignore=shutil.ignore_patterns("dagster", "logs", "landing", "gx"))
-    point_at(mp, home)
     try:
-        tenants_dir = home / "serving" / serving.TENANTS_DIR
-        if not any(tenants_dir.glob("*.duckdb")):
-            serving.publish_tenants()
-        if not serving.ops_path().exists():
-            serving.publish_ops()
-        tenants = sorted(p.stem for p in tenants_dir.glob("*.duckdb"))
-        assert len(tenants) >= 2, f"the e2e home should publish several tenants, found {tenants}"
+        tenants = published_copy(e2e[0], home, mp)
         accounts.add_user(MANAGER_EMAIL, "manager", tenants[0], password=MANAGER_PASSWORD)
         yield BrowserHome(home, tenants[0], tenants[1:], MANAGER_EMAIL, MANAGER_PASSWORD)
     finally:
         mp.undo()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _healthy(url: str) -> bool:

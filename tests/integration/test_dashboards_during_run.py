@@ -11,7 +11,6 @@ run is done the same process sees the new day without a restart.
 from __future__ import annotations
 
 import csv
-import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import point_at
+from tests.conftest import published_copy
 
 REPO = Path(__file__).resolve().parents[2]
 MIN_CALLS_DURING_RUN = 40
@@ -60,18 +59,8 @@ def add_new_day(source_landing: Path, landing: Path, tenant: str) -> date:
 def run_home(transform, e2e, tmp_path, monkeypatch):
     """A copy of the built e2e home, published, with a new day of movements waiting in landing.
     (`transform`: the dbt manifest that `mira run` loads is prepared first, as `make test` does.)"""
-    from pipelines import serving
-
     home = tmp_path / "mira"
-    shutil.copytree(e2e[0], home, ignore=shutil.ignore_patterns("dagster", "logs", "landing", "gx"))
-    point_at(monkeypatch, home)
-    tenants_dir = home / "serving" / serving.TENANTS_DIR
-    if not any(tenants_dir.glob("*.duckdb")):
-        serving.publish_tenants()
-    if not serving.ops_path().exists():
-        serving.publish_ops()
-    tenants = sorted(p.stem for p in tenants_dir.glob("*.duckdb"))
-    assert len(tenants) >= 2, tenants
+    tenants = published_copy(e2e[0], home, monkeypatch)
     new_day = add_new_day(e2e[0] / "landing", home / "landing", tenants[0])
     return home, tenants[0], tenants[1], new_day
 

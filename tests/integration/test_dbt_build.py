@@ -9,11 +9,9 @@ import json
 import os
 import re
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.warehouse import open_file

@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 
-import duckdb
 import polars as pl
 import pytest
 

@@ -20,7 +20,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.dbt_env import dbt_env as _dbt_env

@@ -6,7 +6,6 @@ import subprocess
 import sys
 from datetime import date
 
-import duckdb
 import pytest
 
 from pipelines.warehouse import open_file
