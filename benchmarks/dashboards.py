@@ -2,7 +2,7 @@
 
 Generates N movements over 200 tenants (a year), runs the whole pipeline once (`mira run`:
 ingestion, dbt, publish of one serving file per tenant, the analyst and ops files), then times,
-for the tenant with the most movements, what each page asks dashboards/data.py for on its first
+for the tenant with the most movements, what each page asks dashboards/data/ for on its first
 render (the plain functions, without Streamlit's cache: a page's worst case once its serving
 file is open), and each of those functions on its own. Per page: one cold load (the file is
 opened and decrypted first), then --rounds timed loads; median, p90 and max. The target
@@ -19,7 +19,6 @@ and the ratio between sizes is fair:
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -36,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from common import parser  # benchmarks/common.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # this checkout's pipelines and dashboards
 RESULTS = REPO / "benchmarks" / "results"
@@ -44,20 +45,20 @@ TARGET_RATIO = 1.5
 
 
 def page_loads(tenant: str, source: str = "tenant") -> dict[str, Callable[[], int]]:
-    """Per page, what it loads when it opens: dashboards.data.page_data, the app's own list of a
+    """Per page, what it loads when it opens: dashboards.data.pages.page_data, the app's own list of a
     page's queries with the defaults selected (uncached; Consumption: the last 30 days, by day, by
     category, the first category's materials). Each returns the rows it received. Extra row:
     Consumption after the period is widened to a year, by month and by material (the widest
     usual filter)."""
-    from dashboards import data
+    from dashboards.data import consumption, pages
 
     def load(page: str, **kw) -> Callable[[], int]:
-        return lambda: sum(len(df) for df in data.page_data(page, tenant, source=source, **kw).values())
+        return lambda: sum(len(df) for df in pages.page_data(page, tenant, source=source, **kw).values())
 
     def consumption_year() -> int:
-        start, end = data.default_period(tenant, 365, source)
-        return sum(len(df) for df in data.page_data("consumption", tenant, source=source, start=start, end=end,
-                                                    grain="month", dimension="material").values())
+        start, end = consumption.default_period(tenant, 365, source)
+        return sum(len(df) for df in pages.page_data("consumption", tenant, source=source, start=start, end=end,
+                                                     grain="month", dimension="material").values())
 
     return {"consumption": load("consumption"),
             "consumption (a year, by month, by material)": consumption_year,
@@ -65,9 +66,9 @@ def page_loads(tenant: str, source: str = "tenant") -> dict[str, Callable[[], in
 
 
 def operations_load() -> int:
-    from dashboards import data
+    from dashboards.data import pages
 
-    return sum(len(df) for df in data.page_data("operations").values())
+    return sum(len(df) for df in pages.page_data("operations").values())
 
 
 # The data functions the pages call, timed one by one too (a function that calls another, such as
@@ -81,10 +82,14 @@ QUERY_FUNCTIONS = ("usage_bounds", "consumption_totals", "consumption_series", "
 
 @contextlib.contextmanager
 def per_query(spent: dict[str, float]):
-    """While active, every call of a page's data function adds its milliseconds to spent[name]."""
-    from dashboards import data
+    """While active, every call of a page's data function adds its milliseconds to spent[name]
+    (replaced in the module that owns it, where dashboards.data.pages and the other functions
+    look it up)."""
+    from dashboards.data import common, consumption, insights, operations, stock, tools
 
-    originals = {name: getattr(data, name) for name in QUERY_FUNCTIONS if hasattr(data, name)}
+    modules = (common, consumption, stock, tools, insights, operations)
+    originals = {(module, name): getattr(module, name)
+                 for module in modules for name in QUERY_FUNCTIONS if name in vars(module)}
 
     def timed(name, fn):
         def wrapper(*a, **kw):
@@ -95,13 +100,13 @@ def per_query(spent: dict[str, float]):
                 spent[name] = spent.get(name, 0.0) + (time.perf_counter() - t0) * 1000
         return wrapper
 
-    for name, fn in originals.items():
-        setattr(data, name, timed(name, fn))
+    for (module, name), fn in originals.items():
+        setattr(module, name, timed(name, fn))
     try:
         yield
     finally:
-        for name, fn in originals.items():
-            setattr(data, name, fn)
+        for (module, name), fn in originals.items():
+            setattr(module, name, fn)
 
 
 @dataclass
@@ -123,14 +128,14 @@ def time_pages(subjects: list[Subject], rounds: int) -> list[dict[str, dict]]:
     """Per page: a cold load per home (files opened and decrypted), one warm-up, then `rounds`
     rounds in which every home loads the page once, in alternating order, so that whatever else
     the machine does weighs on every home alike and their ratio is fair."""
-    from dashboards import data
+    from dashboards.data import pool
 
     results: list[dict[str, dict]] = [{} for _ in subjects]
     for page in subjects[0].loads:
         colds, rows = [], []
         for s in subjects:
             s.use()
-            data._pool.clear()
+            pool.clear()
             t0 = time.perf_counter()
             rows.append(s.loads[page]())
             colds.append((time.perf_counter() - t0) * 1000)
@@ -225,7 +230,7 @@ def step_seconds(dagster_home: Path) -> dict[str, float]:
 
 def largest_tenant() -> tuple[str, int]:
     """The tenant with the most movements, read from the published analyst file."""
-    from pipelines import serving
+    from pipelines.serving import files as serving
 
     con = serving.open_analyst()
     try:
@@ -266,7 +271,7 @@ def key_for(home: Path) -> str:
 
 
 def report(s: Subject, pages: dict[str, dict], args, smaller: dict | None, interleaved: bool) -> None:
-    from pipelines import serving
+    from pipelines.serving import files as serving
 
     s.use()
     tenant_file = serving.tenant_path(s.tenant)
@@ -317,10 +322,7 @@ def report(s: Subject, pages: dict[str, dict], args, smaller: dict | None, inter
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--movements", type=int, default=1_000_000)
-    ap.add_argument("--tenants", type=int, default=200)
-    ap.add_argument("--days", type=int, default=365)
+    ap = parser(__doc__, tenants=200)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--movements-per-day", type=int,
                     help="the generator's size knob (default: from --movements; 22 gives 1.0M, 226 gives 10.0M)")

@@ -12,7 +12,6 @@ their ratio and the peak memory, and writes them as JSON to benchmarks/results/.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -23,6 +22,8 @@ import sys
 import tempfile
 import time
 from datetime import date
+
+from common import parser  # benchmarks/common.py, beside this script
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -62,10 +63,7 @@ def peak_of(code: str, args: list[str], env: dict) -> tuple[float, float, str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--movements", type=int, default=1_000_000)
-    ap.add_argument("--tenants", type=int, default=5)
-    ap.add_argument("--days", type=int, default=365)
+    ap = parser(__doc__, tenants=5)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--memory-limit", default="3GB")
     ap.add_argument("--workdir", type=Path, default=None, help="where to put the data (default: a temp dir)")

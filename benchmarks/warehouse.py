@@ -10,7 +10,7 @@ movements into a file of their own, then in one run:
   nightly      : `dbt build` again, nothing new, data tests over every row (the nightly schedule's);
   models only  : the incremental day again on a copy of the warehouse taken before it, building the
                  models and no data test: the least a dbt build of this project can cost per load.
-Every build is the pipeline's: pipelines.dbt_env (warehouse key) and pipelines.transform.dbt_build_flags
+Every build is the pipeline's: pipelines.transform.project (warehouse key, dbt_build_flags)
 (models and data tests; dbt unit tests run in CI, not on data). Prints medians over --repeat rounds,
 the ratios and where the time went (summed node time per kind, slowest nodes, from run_results.json),
 and writes benchmarks/results/warehouse_<n>.json. Needs the dbt manifest (`make manifest`).
@@ -19,7 +19,6 @@ and writes benchmarks/results/warehouse_<n>.json. Needs the dbt manifest (`make 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -32,22 +31,24 @@ import time
 from datetime import date
 from pathlib import Path
 
+from common import parser  # benchmarks/common.py, beside this script
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # this checkout's pipelines, whatever the venv's editable install points at
 DBT = Path(sys.executable).with_name("dbt")
 
 
 def dbt_env(home: Path) -> dict[str, str]:
-    """The pipeline's own dbt environment (MIRA_HOME, the warehouse key, ...: pipelines.dbt_env,
+    """The pipeline's own dbt environment (MIRA_HOME, the warehouse key, ...: pipelines.transform.project,
     which pipelines.transform uses), so the benchmark opens the warehouse as the pipeline does."""
-    from pipelines.dbt_env import dbt_env as pipeline_dbt_env
+    from pipelines.transform.project import dbt_env as pipeline_dbt_env
 
     return {**os.environ, **pipeline_dbt_env(home), "PYTHONPATH": str(REPO)}
 
 
 def pipeline_dbt_flags(**options: bool) -> list[str]:
-    """The flags a pipeline build passes (pipelines.transform.dbt_build_flags: no unit tests)."""
-    from pipelines.transform import dbt_build_flags
+    """The flags a pipeline build passes (pipelines.transform.project.dbt_build_flags: no unit tests)."""
+    from pipelines.transform.project import dbt_build_flags
 
     return dbt_build_flags(**options)
 
@@ -136,10 +137,7 @@ def split_last_day(landing: Path, day: date, day_dir: Path) -> int:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--movements", type=int, default=1_000_000)
-    ap.add_argument("--tenants", type=int, default=5)
-    ap.add_argument("--days", type=int, default=365)
+    ap = parser(__doc__, tenants=5)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--work", type=Path,
                     help="folder for the generated data, kept afterwards and reused when it already holds "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from pipelines.privacy.accounts import ROLES, TENANT_ROLES, Account, LoginFailed, LoginLocked, authenticate
+from pipelines.accounts.users import ROLES, TENANT_ROLES, Account, LoginFailed, LoginLocked, authenticate
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _oidc_claims() -> dict | None:
 
 
 def account_from_claims(claims: dict) -> Account:
-    from pipelines.privacy.accounts import _tenant_pattern
+    from pipelines.accounts.users import tenant_id_ok
     from pipelines.settings import get_settings
 
     settings = get_settings()
@@ -105,7 +105,7 @@ def account_from_claims(claims: dict) -> Account:
         raise ClaimsRefused("the identity provider sent no email claim")
     if role not in ROLES:
         raise ClaimsRefused(f"the claim {settings.oidc_role_claim!r} must be one of {', '.join(ROLES)}")
-    if role in TENANT_ROLES and not (tenant and _tenant_pattern().fullmatch(tenant)):
+    if role in TENANT_ROLES and not (tenant and tenant_id_ok(tenant)):
         raise ClaimsRefused(f"a manager needs a valid tenant id in the claim {settings.oidc_tenant_claim!r}")
     if role not in TENANT_ROLES:
         tenant = None
@@ -233,9 +233,9 @@ def require(page: str) -> PageContext:
 
 def _analyst_tenant() -> str:
     """Analysts work across tenants (pseudonymised file): they pick one in the sidebar."""
-    from dashboards import data
+    from dashboards.data.common import analyst_tenants
 
-    tenants = data.analyst_tenants()
+    tenants = analyst_tenants()
     if tenants.empty:
         st.info("No data yet: run `mira run` to publish the analyst snapshot.")
         st.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from dashboards.data import AGE_BANDS
+from dashboards.data.stock import AGE_BANDS
 
 _GRAIN_FORMAT = {"day": "%a %d %b", "week": "week of %d %b", "month": "%b %Y"}
 _LABELS = alt.Axis(labelLimit=260)

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards import auth, downloads
 from dashboards.auth import PageContext
-from pipelines.serving import ServingUnavailable
+from pipelines.serving.files import ServingUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def people(ctx: PageContext, df: pd.DataFrame, page: str, *, pseudonym_col: str 
     download = labelled.drop(columns=[pseudonym_col])
     if df.empty or not ctx.names_allowed_role:
         return download, download
-    from pipelines import serving
+    from pipelines.serving import files as serving
 
     try:
         if not serving.names_visible(ctx.tenant_id):
@@ -100,9 +100,9 @@ def people(ctx: PageContext, df: pd.DataFrame, page: str, *, pseudonym_col: str 
 
 
 def data_labels(df: pd.DataFrame, pseudonym_col: str, role_col: str, label_col: str) -> pd.DataFrame:
-    from dashboards import data
+    from dashboards.data.common import add_user_labels
 
-    out = data.add_user_labels(df, pseudonym_col, role_col, label_col)
+    out = add_user_labels(df, pseudonym_col, role_col, label_col)
     cols = [label_col] + [c for c in out.columns if c not in (label_col, role_col)]
     return out[cols]
 
@@ -111,3 +111,26 @@ def source_caption(ctx: PageContext) -> None:
     if ctx.source == "analyst":
         st.caption(f"Tenant `{ctx.tenant_id}` from the pseudonymised analyst snapshot: people appear as "
                    "role and pseudonym only.")
+
+
+def page_header(ctx: PageContext, title: str) -> tuple[str, str]:
+    """The page's title and, for analysts, where the figures come from; (tenant, source) for the
+    queries, which always take the tenant from the login (ctx), never from a widget."""
+    st.title(title)
+    source_caption(ctx)
+    return ctx.tenant_id, ctx.source
+
+
+def empty(frame: pd.DataFrame, message: str) -> bool:
+    """Show what to do instead of an empty table; True when there was nothing to show."""
+    if frame.empty:
+        st.info(message)
+    return frame.empty
+
+
+def chart_and_table(title: str, frame: pd.DataFrame, message: str, chart, name: str, key: str, **table_args) -> None:
+    """A section: its chart and table, or the empty state."""
+    st.subheader(title)
+    if not empty(frame, message):
+        st.altair_chart(chart(frame), width="stretch")
+        table(frame, name, key, **table_args)

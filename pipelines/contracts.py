@@ -6,6 +6,7 @@ change is one edit.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from pipelines.settings import CONTRACTS_DIR
+from pipelines.warehouse import ident, literal
 
 ENTITIES = ("tenants", "users", "materials", "locations", "projects", "movements")
 PII_CLASSES = ("none", "identifier", "direct_identifier", "free_text")
@@ -161,12 +163,20 @@ class Contract:
         return [r.id for r in self.rules()] + [self.unique_rule.id]
 
 
-def q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+q = ident      # short names: contract SQL is built from many of them
+_lit = literal
 
 
-def _lit(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
+@lru_cache(maxsize=1)
+def tenant_id_pattern() -> re.Pattern:
+    """The tenant-id pattern of the tenants contract: the one every folder name, file name and
+    login is checked against (a serving file's name is a tenant id, so a looser copy elsewhere
+    would let a path through that ingestion never accepts)."""
+    return re.compile(load_contract("tenants").field("tenant_id").pattern)
+
+
+def is_tenant_id(value: object) -> bool:
+    return isinstance(value, str) and tenant_id_pattern().fullmatch(value) is not None
 
 
 def _in_list(values: tuple[str, ...]) -> str:

@@ -1,32 +1,22 @@
-"""The Dagster code location: assembles the per-domain modules, nothing else."""
+"""The Dagster code location: each stage's defs(), merged; nothing else.
+
+The stages do not import each other's assets: what one needs of another (the marts' keys from
+the dbt manifest, the keys the build leaves out) is handed over here.
+"""
 from dagster import Definitions
 
-from pipelines.ingest.assets import raw_tables
-from pipelines.ops import (
-    backup,
-    backup_job,
-    backup_schedule,
-    freshness_checks,
-    freshness_sensor,
-    full_build,
-    landing_sensor,
-    nightly_build,
-    ops_refresh,
-    RETENTION_ASSETS,
-    RETENTION_CHECKS,
-    retention,
-    retention_schedule,
-    run_failure_alert,
-)
-from pipelines.privacy.jobs import privacy_assets, privacy_jobs
-from pipelines.publish import analyst_snapshot, ops_snapshot, tenant_snapshots
-from pipelines.transform import dbt_resource, mira_dbt_assets
+from pipelines.ingest import assets as ingest
+from pipelines.ops import assets as ops
+from pipelines.privacy import assets as privacy
+from pipelines.serving import assets as serving
+from pipelines.transform import assets as transform
 
-defs = Definitions(
-    assets=[raw_tables, mira_dbt_assets, analyst_snapshot, tenant_snapshots, ops_snapshot, *RETENTION_ASSETS, backup, *privacy_assets],
-    asset_checks=[*freshness_checks, *RETENTION_CHECKS],
-    jobs=[full_build, ops_refresh, retention, backup_job, *privacy_jobs],
-    sensors=[landing_sensor, freshness_sensor, run_failure_alert],
-    schedules=[nightly_build, retention_schedule, backup_schedule],
-    resources={"dbt": dbt_resource()},
+marts = transform.mart_keys()
+
+defs = Definitions.merge(
+    ingest.defs(),
+    transform.defs(),
+    serving.defs(marts, after=[privacy.RESTRICTIONS_KEY]),
+    privacy.defs(marts),
+    ops.defs(monitored=[*marts, *serving.KEYS], outside_build=list(privacy.OUTSIDE_BUILD), ops_file=serving.OPS_KEY),
 )

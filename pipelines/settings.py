@@ -12,6 +12,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = REPO_ROOT / "data_contracts"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# Schedules run on the customers' clock (Belgium): a nightly build at 02:00 local time.
+TIMEZONE = "Europe/Brussels"
 
 
 @dataclass(frozen=True)
@@ -35,37 +37,15 @@ class Settings:
     # Never printed: repr=False keeps the key out of any log line that shows the settings.
     master_key: str | None = field(default=None, repr=False)
 
-    @property
-    def warehouse_path(self) -> Path:
-        return self.home / "warehouse.duckdb"
-
-    @property
-    def vault_path(self) -> Path:
-        return self.home / "vault.duckdb"
-
-    @property
-    def dagster_home(self) -> Path:
-        return self.home / "dagster"
-
-    @property
-    def gx_dir(self) -> Path:
-        return self.home / "gx"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.home / "logs"
-
-    @property
-    def serving_dir(self) -> Path:
-        return self.home / "serving"
-
-    @property
-    def backup_dir(self) -> Path:
-        return self.home / "backups"
-
-    @property
-    def secrets_dir(self) -> Path:
-        return self.home / "secrets"
+    # Where each thing lives under MIRA_HOME (the README's "Where data lives"; the vault's file is
+    # pipelines/vault's own, accounts.db pipelines/accounts').
+    warehouse_path = property(lambda self: self.home / "warehouse.duckdb")
+    dagster_home = property(lambda self: self.home / "dagster")
+    gx_dir = property(lambda self: self.home / "gx")
+    log_dir = property(lambda self: self.home / "logs")
+    serving_dir = property(lambda self: self.home / "serving")
+    backup_dir = property(lambda self: self.home / "backups")
+    secrets_dir = property(lambda self: self.home / "secrets")
 
 
 def get_settings() -> Settings:

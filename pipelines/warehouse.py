@@ -1,4 +1,4 @@
-"""DuckDB connections: the one place that opens warehouse, vault and serving files.
+"""DuckDB connections, and the small SQL and file helpers every stage shares.
 
 Every file is encrypted at rest (AES-GCM, DuckDB's ATTACH ... ENCRYPTION_KEY). A connection is
 an in-memory DuckDB that loads httpfs (which carries the writable crypto module) from the
@@ -12,6 +12,7 @@ from settings so a 2-core, shared machine is not swamped.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -19,8 +20,12 @@ from typing import Iterator
 
 import duckdb
 
-from pipelines.privacy import keys
+from pipelines import keys
 from pipelines.settings import Settings, get_settings
+
+# Dagster concurrency pool of every step that opens warehouse.duckdb (DuckDB: one writer per
+# file; the instance limits each pool to one at a time, runs.DAGSTER_YAML).
+WAREHOUSE_POOL = "warehouse"
 
 
 class WarehouseMissing(RuntimeError):
@@ -59,12 +64,11 @@ def _config(settings: Settings) -> dict:
 
 def purpose_of(path: Path) -> str:
     """Which derived key protects a file, by its role in the MIRA_HOME layout (so a copy of the
-    warehouse elsewhere, a backup being restored say, opens with the same key)."""
+    warehouse elsewhere, a backup being restored say, opens with the same key). The vault is not
+    known here: pipelines/vault passes its key itself, so no other module opens it by path."""
     path = Path(path)
     if path.name == "warehouse.duckdb":
         return "warehouse"
-    if path.name == "vault.duckdb":
-        return "vault"
     if path.parent.name == "serving" and path.name.startswith(("analyst", ".analyst-")):
         return "analyst"
     if path.parent.name == "serving" and path.name == "ops.duckdb":
@@ -82,9 +86,34 @@ def memory_connection(settings: Settings | None = None) -> duckdb.DuckDBPyConnec
     return con
 
 
-def sql_string(value: object) -> str:
-    """A quoted SQL string literal (file paths: DuckDB takes no parameter for an ATTACH path)."""
+def literal(value: object) -> str:
+    """A quoted SQL string literal, for what DuckDB takes no parameter for (an ATTACH path, a
+    COPY target, a SET value). Values from users go in as parameters, never through this."""
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier (schema, table and column names found in the catalog)."""
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def swap_in(tmp: Path, final: Path) -> None:
+    """Replace `final` by the complete file `tmp`, durably: the file is flushed before the rename
+    and the rename before anyone is told. A reader sees the old file or the new one, never half
+    of one (os.replace is atomic on POSIX); one that holds the old file open keeps reading it."""
+    fsync(tmp)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(tmp, final)
+    fsync(final.parent)
 
 
 def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: str, read_only: bool = False) -> None:
@@ -93,7 +122,7 @@ def attach(con: duckdb.DuckDBPyConnection, path: Path, alias: str, key: str, rea
         raise ValueError(f"not a valid alias: {alias!r}")
     mode = ", READ_ONLY" if read_only else ""
     try:
-        con.execute(f"ATTACH {sql_string(path)} AS {alias} (ENCRYPTION_KEY ?{mode})", [key])
+        con.execute(f"ATTACH {literal(path)} AS {alias} (ENCRYPTION_KEY ?{mode})", [key])
     except (duckdb.IOException, duckdb.CatalogException, duckdb.InvalidInputException) as err:
         text = str(err)
         if "encryption key" in text.lower() or "encrypted" in text.lower() or "not a valid DuckDB" in text:
@@ -136,24 +165,10 @@ def connect(path: Path | None = None, read_only: bool = False, settings: Setting
 
 
 def _alias(path: Path) -> str:
-    """The warehouse and the vault keep their names (SQL may qualify them); any other file is
-    `db`, which no schema inside it is called (the ops file has a schema `ops`)."""
+    """The warehouse keeps its name (SQL may qualify it); any other file is `db`, which no
+    schema inside it is called (the ops file has a schema `ops`)."""
     try:
         purpose = purpose_of(path)
     except ValueError:
         return "db"
-    return purpose if purpose in ("warehouse", "vault") else "db"
-
-
-def attach_vault(con: duckdb.DuckDBPyConnection, settings: Settings | None = None, read_only: bool = False) -> None:
-    """Attach the vault beside an open warehouse connection, as catalog `vault`."""
-    settings = settings or get_settings()
-    attach(con, settings.vault_path, "vault", keys.file_key("vault", settings=settings), read_only=read_only)
-
-
-@contextmanager
-def open_vault(read_only: bool = False, settings: Settings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The vault alone (its tables: vault.tenant_keys, vault.identities, ...)."""
-    settings = settings or get_settings()
-    with connect(settings.vault_path, read_only=read_only, settings=settings) as con:
-        yield con
+    return purpose if purpose == "warehouse" else "db"

@@ -35,6 +35,14 @@ def point_at(mp: pytest.MonkeyPatch, home: Path) -> Path:
     return home
 
 
+def key_for(path: Path) -> str | None:
+    """The key to open a file of a test home with: the vault's comes from pipelines.vault (no
+    other module derives it); every other file's from its place (None)."""
+    from pipelines.vault import store
+
+    return store.encrypted_file()[1] if Path(path).name == store.VAULT_FILE else None
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now, for a server a test starts."""
     with socket.socket() as s:
@@ -45,15 +53,17 @@ def free_port() -> int:
 def published_copy(source: Path, home: Path, mp: pytest.MonkeyPatch) -> list[str]:
     """A copy of the built home `source` at `home` (without its Dagster runs, logs, landing files
     and GX results), pointed at, with every serving file published; its tenants, sorted."""
-    from pipelines import serving
+    from pipelines.serving import files as serving
+    from pipelines.serving.ops_file import publish_ops
+    from pipelines.serving.publish import publish_tenants
 
     shutil.copytree(source, home, ignore=shutil.ignore_patterns("dagster", "logs", "landing", "gx"))
     point_at(mp, home)
     tenants_dir = home / "serving" / serving.TENANTS_DIR
     if not any(tenants_dir.glob("*.duckdb")):
-        serving.publish_tenants()
+        publish_tenants()
     if not serving.ops_path().exists():
-        serving.publish_ops()
+        publish_ops()
     tenants = sorted(p.stem for p in tenants_dir.glob("*.duckdb"))
     assert len(tenants) >= 2, f"the e2e home should publish several tenants, found {tenants}"
     return tenants
@@ -92,7 +102,7 @@ def transform(tmp_path_factory):
              "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
         check=True,
     )
-    return importlib.import_module("pipelines.transform")
+    return importlib.import_module("pipelines.transform.project")
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +112,7 @@ def e2e(tmp_path_factory, transform):
     from datetime import date
 
     from pipelines.generate import generate
-    from pipelines.runner import run_full_build
+    from pipelines.cli.pipeline import run_full_build
 
     mp = pytest.MonkeyPatch()
     home = point_at(mp, tmp_path_factory.mktemp("e2e") / "mira")

@@ -8,9 +8,10 @@ from datetime import date, timedelta
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data, downloads
+from dashboards import charts, downloads
 from dashboards.auth import PageContext
-from dashboards.layout import delta_text, fmt_number, people, source_caption, table
+from dashboards.data import consumption
+from dashboards.layout import empty, delta_text, fmt_number, people, page_header, table
 
 PAGE = "consumption"
 DIMENSION_TITLES = {"category": "Category", "material": "Material", "project": "Project",
@@ -18,10 +19,8 @@ DIMENSION_TITLES = {"category": "Category", "material": "Material", "project": "
 
 
 def render(ctx: PageContext) -> None:
-    q = data.cached
-    t, src = ctx.tenant_id, ctx.source
-    st.title("Consumption")
-    source_caption(ctx)
+    q = consumption.cached
+    t, src = page_header(ctx, "Consumption")
     bounds = q.usage_bounds(t, src)
     last = bounds.iloc[0]["last_date"] if not bounds.empty else None
     if last is None or pd.isna(last):
@@ -34,7 +33,7 @@ def render(ctx: PageContext) -> None:
     # keyed by tenant: an analyst who switches tenant starts at that tenant's own default period
     picked = c1.date_input("Period", value=(max(first, last - timedelta(days=29)), last), key=f"cons_period:{t}",
                            format="YYYY-MM-DD", help=f"Consumption data runs from {first} to {last}.")
-    grain = c2.radio("Grain", list(data.GRAINS), horizontal=True, key="cons_grain")
+    grain = c2.radio("Grain", list(consumption.GRAINS), horizontal=True, key="cons_grain")
     measure = c3.radio("Measure", ["value", "quantity"], horizontal=True, key="cons_measure")
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
         st.info("Pick the last day of the period too.")
@@ -42,7 +41,7 @@ def render(ctx: PageContext) -> None:
     start, end = picked
     if start > end:
         start, end = end, start
-    prev_start, prev_end = data.previous_period(start, end)
+    prev_start, prev_end = consumption.previous_period(start, end)
 
     totals = q.consumption_totals(t, start, end, src).iloc[0]
     if not totals["movements"]:
@@ -99,7 +98,7 @@ def _money(df: pd.DataFrame) -> dict:
 
 
 def _breakdown(ctx: PageContext, start: date, end: date, dimension: str, measure: str) -> None:
-    df = data.cached.consumption_breakdown(ctx.tenant_id, start, end, dimension, source=ctx.source)
+    df = consumption.cached.consumption_breakdown(ctx.tenant_id, start, end, dimension, source=ctx.source)
     if dimension == "user":
         screen, download = people(ctx, _person_columns(df), PAGE, pseudonym_col="key")
         st.altair_chart(charts.breakdown_bars(screen, "person", measure), width="stretch")
@@ -109,8 +108,7 @@ def _breakdown(ctx: PageContext, start: date, end: date, dimension: str, measure
 
 
 def _show_breakdown(df: pd.DataFrame, dimension: str, measure: str, name: str, key: str) -> None:
-    if df.empty:
-        st.info("No consumption for this selection: widen the dates.")
+    if empty(df, "No consumption for this selection: widen the dates."):
         return
     title = DIMENSION_TITLES[dimension].lower()
     shown = df.rename(columns={"label": title})
@@ -130,7 +128,7 @@ def _monthly_report(ctx: PageContext, first: date, last: date) -> None:
         return
     month = st.selectbox("Month", options, format_func=lambda m: f"{m:%B %Y}", key="cons_report_month")
     tenant, source = ctx.tenant_id, ctx.source
-    name = data.cached.tenant_info(tenant, source)
+    name = consumption.cached.tenant_info(tenant, source)
     tenant_name = name.iloc[0]["tenant_name"] if not name.empty else tenant
 
     def build() -> bytes:
@@ -148,18 +146,18 @@ def monthly_report(tenant_id: str, month: date, tenant_name: str, source: str = 
     prev_end = start - timedelta(days=1)
     prev_start = prev_end.replace(day=1)
     # totals against the previous calendar month (not the previous equal-length window)
-    cur = data.consumption_totals(tenant_id, start, end, source)
-    prev = data.consumption_totals(tenant_id, prev_start, prev_end, source)
+    cur = consumption.consumption_totals(tenant_id, start, end, source)
+    prev = consumption.consumption_totals(tenant_id, prev_start, prev_end, source)
     totals = cur.copy()
     for col in ("quantity", "value", "movements"):
         totals[f"previous_{col}"] = prev[col].values
-    daily = data.consumption_series(tenant_id, start, end, "day", source)
-    categories = data.consumption_breakdown(tenant_id, start, end, "category", source=source)
-    materials = data.consumption_breakdown(tenant_id, start, end, "material", source=source)
+    daily = consumption.consumption_series(tenant_id, start, end, "day", source)
+    categories = consumption.consumption_breakdown(tenant_id, start, end, "category", source=source)
+    materials = consumption.consumption_breakdown(tenant_id, start, end, "material", source=source)
     # "previous" in the tables: the previous calendar month too
     for df in (categories, materials):
         if not df.empty:
             dim = "category" if df is categories else "material"
-            p = data.consumption_breakdown(tenant_id, prev_start, prev_end, dim, source=source)
+            p = consumption.consumption_breakdown(tenant_id, prev_start, prev_end, dim, source=source)
             df["previous_value"] = df["key"].map(dict(zip(p["key"], p["value"]))).fillna(0)
     return downloads.monthly_report_pdf(tenant_name, start, totals, daily, categories, materials)

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import charts
 from dashboards.auth import PageContext
-from dashboards.layout import source_caption, table
+from dashboards.data import insights
+from dashboards.layout import empty, page_header, table
 
 PAGE = "insights"
 
 
 def render(ctx: PageContext) -> None:
-    q = data.cached
-    t, src = ctx.tenant_id, ctx.source
-    st.title("Insights")
-    source_caption(ctx)
+    q = insights.cached
+    t, src = page_header(ctx, "Insights")
     matrix = q.abc_xyz_matrix(t, src)
-    if matrix.empty:
-        st.info("No data yet: run `mira run`; the classification needs the catalogue and some consumption.")
+    if empty(matrix, "No data yet: run `mira run`; the classification needs the catalogue and some consumption."):
         return
 
     st.subheader("ABC / XYZ")
@@ -37,16 +35,16 @@ def render(ctx: PageContext) -> None:
 
     st.subheader("Unusual consumption")
     st.caption(f"Each material's last 7 days against its own weekly history (z-score). Shown only when at "
-               f"least {data.MIN_PEOPLE} different people used it both recently and before, so no "
-               f"individual's behaviour stands out. |z| >= {data.UNUSUAL_Z:g} is flagged.")
-    unusual = q.unusual_consumption(t, 12, data.MIN_PEOPLE, src)
+               f"least {insights.MIN_PEOPLE} different people used it both recently and before, so no "
+               f"individual's behaviour stands out. |z| >= {insights.UNUSUAL_Z:g} is flagged.")
+    unusual = q.unusual_consumption(t, 12, insights.MIN_PEOPLE, src)
     if unusual.empty:
-        st.info(f"No material was used by {data.MIN_PEOPLE} or more people in the last week and before: "
+        st.info(f"No material was used by {insights.MIN_PEOPLE} or more people in the last week and before: "
                 "nothing to compare safely yet.")
         return
     unusual = unusual.assign(flag=unusual["z_score"].map(
-        lambda z: "spike" if z is not None and z >= data.UNUSUAL_Z else
-        ("drop" if z is not None and z <= -data.UNUSUAL_Z else "")))
+        lambda z: "spike" if z is not None and z >= insights.UNUSUAL_Z else
+        ("drop" if z is not None and z <= -insights.UNUSUAL_Z else "")))
     table(unusual, "unusual consumption", "dl_unusual",
           column_config={"z_score": st.column_config.NumberColumn(format="%.2f"),
                          "history_mean": st.column_config.NumberColumn(format="%.2f"),

@@ -9,8 +9,8 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from dashboards import data
 from dashboards.auth import PageContext
+from dashboards.data import operations
 from dashboards.layout import table
 from pipelines.settings import get_settings
 
@@ -24,8 +24,8 @@ def render(ctx: PageContext) -> None:
     st.markdown(f"Dagster UI: [overview]({url}/overview) · [runs]({url}/runs) · "
                 f"[failed runs]({url}/runs?q%5B0%5D={quote('status:FAILURE')}) · [assets]({url}/assets) · "
                 f"[sensors and schedules]({url}/automation)")
-    published = data.ops_published()
-    freshness = data.ops_freshness()
+    published = operations.ops_published()
+    freshness = operations.ops_freshness()
     if freshness.empty:
         st.info("No data yet: run `mira run` (or drop files in the landing folder for the sensor).")
         return
@@ -51,14 +51,14 @@ def render(ctx: PageContext) -> None:
           column_config={"stale": st.column_config.CheckboxColumn()})
 
     st.subheader("Quarantined rows by rule")
-    quarantine = data.ops_quarantine()
+    quarantine = operations.ops_quarantine()
     if quarantine.empty:
         st.success("No row has been quarantined.")
     else:
         table(quarantine, "quarantine by rule", "dl_quarantine")
 
     st.subheader("Last failures")
-    failures = data.ops_failures(20)
+    failures = operations.ops_failures(20)
     if failures.empty:
         st.success("No failed run in the last runs recorded.")
     else:
@@ -70,7 +70,7 @@ def render(ctx: PageContext) -> None:
                    "(which can quote data) stays in the Dagster UI: open the run.")
 
     st.subheader("Last runs")
-    runs = data.ops_runs(20)
+    runs = operations.ops_runs(20)
     if runs.empty:
         st.info("No run recorded yet: run `mira run`.")
     else:

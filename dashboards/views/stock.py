@@ -5,21 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import charts
 from dashboards.auth import PageContext
-from dashboards.layout import fmt_number, source_caption, table
+from dashboards.data import stock
+from dashboards.layout import chart_and_table, empty, fmt_number, page_header, table
 
 PAGE = "stock"
 
 
 def render(ctx: PageContext) -> None:
-    q = data.cached
-    t, src = ctx.tenant_id, ctx.source
-    st.title("Stock")
-    source_caption(ctx)
+    q = stock.cached
+    t, src = page_header(ctx, "Stock")
     by_location = q.stock_by_location(t, src)
-    if by_location.empty:
-        st.info("No data yet: run `mira run` to load movements; stock appears once receipts are processed.")
+    if empty(by_location, "No data yet: run `mira run` to load movements; stock appears once receipts are processed."):
         return
     reorder = q.reorder_suggestions(t, src)
     cover = q.days_of_cover(t, None, src)
@@ -64,20 +62,9 @@ def render(ctx: PageContext) -> None:
               column_config={"days_of_cover": st.column_config.NumberColumn(format="%.1f"),
                              "avg_daily_use": st.column_config.NumberColumn(format="%.3f")})
 
-    st.subheader("Stock ageing")
-    ageing = q.stock_ageing(t, src)
-    if ageing.empty:
-        st.info("No stock on hand to age.")
-    else:
-        st.altair_chart(charts.ageing_bands(ageing), width="stretch")
-        table(ageing, "stock ageing", "dl_ageing",
-              column_config={"average_age_days": st.column_config.NumberColumn(format="%.0f")})
-
-    st.subheader("Count accuracy and shrinkage")
-    accuracy = q.count_accuracy(t, src)
-    if accuracy.empty:
-        st.info("No counts or scrap recorded yet.")
-    else:
-        st.altair_chart(charts.count_accuracy(accuracy), width="stretch")
-        table(accuracy, "count accuracy", "dl_accuracy",
-              column_config={"count_accuracy": st.column_config.NumberColumn(format="percent")})
+    chart_and_table("Stock ageing", q.stock_ageing(t, src), "No stock on hand to age.", charts.ageing_bands,
+                    "stock ageing", "dl_ageing",
+                    column_config={"average_age_days": st.column_config.NumberColumn(format="%.0f")})
+    chart_and_table("Count accuracy and shrinkage", q.count_accuracy(t, src), "No counts or scrap recorded yet.",
+                    charts.count_accuracy, "count accuracy", "dl_accuracy",
+                    column_config={"count_accuracy": st.column_config.NumberColumn(format="percent")})

@@ -3,18 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboards import charts, data
+from dashboards import charts
 from dashboards.auth import PageContext
-from dashboards.layout import people, source_caption, table
+from dashboards.data import tools
+from dashboards.layout import people, page_header, table
 
 PAGE = "tools"
 
 
 def render(ctx: PageContext) -> None:
-    q = data.cached
-    t, src = ctx.tenant_id, ctx.source
-    st.title("Tools")
-    source_caption(ctx)
+    q = tools.cached
+    t, src = page_header(ctx, "Tools")
     custody = q.tool_custody(t, src)
     util = q.tool_utilisation(t, src)
     if custody.empty and util.empty:

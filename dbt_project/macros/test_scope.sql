@@ -18,7 +18,7 @@
                   children are built, so the consumer still holds the previous build's rows.
 
   Everything is tested when var mira_full_tests is true (the nightly build passes it:
-  pipelines/ops.py), on `--full-refresh`, and when the mart or the consumer does not exist yet.
+  pipelines/ops/assets.py), on `--full-refresh`, and when the mart or the consumer does not exist yet.
 
   Tests that compare rows keep comparing against the whole table: unique_combination looks the
   written rows' keys up in the whole mart (a written row repeating a kept row's key fails), and

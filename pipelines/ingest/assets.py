@@ -1,7 +1,6 @@
-"""Dagster side of ingestion: the raw.<entity> assets, their contract checks and the sensor."""
+"""Dagster side of ingestion: the raw.<entity> assets and their contract checks."""
 
 
-import hashlib
 import json
 
 from dagster import (
@@ -11,24 +10,17 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetSpec,
-    DefaultSensorStatus,
+    Definitions,
     MaterializeResult,
-    RunRequest,
-    SensorEvaluationContext,
-    SkipReason,
     multi_asset,
-    sensor,
 )
 
 from pipelines import progress
+from pipelines.warehouse import WAREHOUSE_POOL
 from pipelines.contracts import ENTITIES, load_contract
-from pipelines.ingest.discover import discover
 from pipelines.ingest.load import IngestReport, ingest
 from pipelines.settings import get_settings
 from pipelines.warehouse import connect
-
-WAREHOUSE_POOL = "warehouse"  # one writer at a time on warehouse.duckdb
-
 
 def raw_key(entity: str) -> AssetKey:
     return AssetKey(["raw", entity])
@@ -61,7 +53,7 @@ def raw_tables(context: AssetExecutionContext):
 
 
 def _results(report: IngestReport, run_id: str):
-    from pipelines.quality import validate  # GX is slow to import; only the run pays for it
+    from pipelines.ingest.quality import validate  # GX is slow to import; only the run pays for it
 
     settings = get_settings()
     frames = {}
@@ -103,22 +95,5 @@ def _results(report: IngestReport, run_id: str):
         )
 
 
-def landing_fingerprint() -> str:
-    """Changes whenever a landing file appears, changes or goes; cheap (stat only, no reads)."""
-    h = hashlib.sha256()
-    for f in discover(get_settings().landing):
-        h.update(f"{f.rel}\0{f.size}\0{f.mtime_ns}\n".encode())
-    return h.hexdigest()
-
-
-def make_landing_sensor(job):
-    @sensor(job=job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
-            description="Starts a build when files appear or change in the landing folder.")
-    def landing_sensor(context: SensorEvaluationContext):
-        fp = landing_fingerprint()
-        if fp == context.cursor:
-            return SkipReason("no new or changed landing files")
-        context.update_cursor(fp)
-        return RunRequest(run_key=fp)
-
-    return landing_sensor
+def defs() -> Definitions:
+    return Definitions(assets=[raw_tables])

@@ -6,11 +6,10 @@ A landing file lives at <landing>/<tenant_id>/<entity>/<name>.csv|jsonl|parquet.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.contracts import ENTITIES, load_contract
+from pipelines.contracts import ENTITIES, tenant_id_pattern
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 
@@ -35,16 +34,12 @@ class LandingFile:
         return h.hexdigest()
 
 
-def _tenant_pattern() -> re.Pattern:
-    return re.compile(load_contract("tenants").field("tenant_id").pattern)
-
-
 def discover(landing: Path) -> list[LandingFile]:
     """Every visible file under the landing root, in a stable order (tenant, entity, name)."""
     landing = Path(landing)
     if not landing.is_dir():
         return []
-    pattern = _tenant_pattern()
+    pattern = tenant_id_pattern()
     found: list[LandingFile] = []
     for path in sorted(p for p in landing.rglob("*") if p.is_file()):
         rel_parts = path.relative_to(landing).parts
@@ -67,3 +62,11 @@ def discover(landing: Path) -> list[LandingFile]:
                              "file.format")
         found.append(LandingFile(path, rel, tenant, entity, fmt, stat.st_size, stat.st_mtime_ns, problem, rule))
     return found
+
+
+def landing_fingerprint(landing: Path) -> str:
+    """Changes whenever a landing file appears, changes or goes; cheap (stat only, no reads)."""
+    h = hashlib.sha256()
+    for f in discover(landing):
+        h.update(f"{f.rel}\0{f.size}\0{f.mtime_ns}\n".encode())
+    return h.hexdigest()

@@ -20,10 +20,10 @@ import pyarrow as pa
 from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_contract, q
 from pipelines.ingest.discover import LandingFile, discover
 from pipelines.ingest.readers import FileRejected, read_into
-from pipelines.privacy.retired import RetiredTenants
-from pipelines.privacy.vault import pseudonym, tenant_keys, vault_ddl
+from pipelines.ingest.retired import RetiredTenants
 from pipelines.settings import Settings, get_settings
-from pipelines.warehouse import attach_vault, connect
+from pipelines.vault import store as vault
+from pipelines.vault.pseudonyms import apply_tombstones, ensure_keys, pseudonymise, write_identities
 
 BATCH_BYTES = 256 * 1024 * 1024   # files are grouped up to this size per transaction (memory bound)
 REDACTED = "[redacted]"
@@ -135,7 +135,7 @@ def _payload(contract: Contract) -> str:
     return f"json_object({', '.join(parts)})"
 
 
-def _pseudonym_joins(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> tuple[str, str]:
+def _pseudonym_joins(con, contract: Contract, stage: str) -> tuple[str, str]:
     """SELECT columns and joins that add _pseudo_<field> for identifier fields.
 
     The HMAC is computed in Python once per distinct (tenant, id), a few hundred values, and
@@ -153,16 +153,11 @@ def _pseudonym_joins(con, contract: Contract, stage: str, keys: dict[str, bytes]
         con.register("_pseudo_arrow", pa.table({
             "tenant": [t for t, _ in pairs],
             "value": [v for _, v in pairs],
-            "pseudonym": [pseudonym(keys[t], v) for t, v in pairs],
+            "pseudonym": pseudonymise(con, pairs),
         }))
         con.execute("INSERT INTO _pseudo_map SELECT * FROM _pseudo_arrow")
         con.unregister("_pseudo_arrow")
-        # Erased subjects (pipelines/privacy/rights.py): a tombstoned pseudonym becomes its token, and
-        # so does a token already written into a landing file purged by the erasure.
-        con.execute("""
-            UPDATE _pseudo_map SET pseudonym = t.token FROM vault.tombstones t
-            WHERE t.tenant_id = _pseudo_map.tenant
-              AND (t.user_pseudonym = _pseudo_map.pseudonym OR t.token = _pseudo_map.value)""")
+        apply_tombstones(con, "_pseudo_map")
     joins = " ".join(f"LEFT JOIN _pseudo_map m{i} ON m{i}.tenant = s._folder_tenant AND m{i}.value = s.{q(n)}"
                      for i, n in enumerate(idents))
     cols = "".join(f", m{i}.pseudonym AS _pseudo_{n}" for i, n in enumerate(idents))
@@ -170,7 +165,7 @@ def _pseudonym_joins(con, contract: Contract, stage: str, keys: dict[str, bytes]
 
 
 def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], run_id: str,
-                 report: IngestReport, log: Log, warn: Log, keys: dict[str, bytes]) -> None:
+                 report: IngestReport, log: Log, warn: Log) -> None:
     """Read, check and merge a group of files of one entity in a single transaction."""
     stage = f"stage_{contract.entity}"
     text_cols = ", ".join(f"{q(n)} VARCHAR" for n in contract.field_names)
@@ -188,9 +183,9 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
                 readable[i] = (f, digest, read_into(con, stage, f, contract, i, rule_sql), start)
             except FileRejected as rej:
                 rejected.append((f, digest, rej))
-        checked = _check(con, contract, stage, keys) if readable else None
+        checked = _check(con, contract, stage) if readable else None
         if checked and contract.entity == "users":
-            _write_identities(con, checked)
+            write_identities(con, checked)
         con.execute("BEGIN TRANSACTION")
         try:
             for f, digest, rej in rejected:
@@ -210,7 +205,7 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
             con.execute(f"DROP TABLE IF EXISTS {t}")
 
 
-def _check(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
+def _check(con, contract: Contract, stage: str) -> str:
     """Finish the row rules on the staged rows and return a view of them with pseudonyms.
 
     The contract's row rules were evaluated while reading (stage._rule); what is left is the
@@ -231,7 +226,7 @@ def _check(con, contract: Contract, stage: str, keys: dict[str, bytes]) -> str:
     con.execute(f"""
         UPDATE {stage} SET _rule = '{contract.unique_rule.id}'
         FROM _ranked r WHERE r.in_file > 1 AND {stage}.rowid = r._rowid""")
-    pseudo_cols, pseudo_joins = _pseudonym_joins(con, contract, stage, keys)
+    pseudo_cols, pseudo_joins = _pseudonym_joins(con, contract, stage)
     checked = f"{stage}_checked"
     con.execute(f"CREATE OR REPLACE TEMP VIEW {checked} AS "
                 f"SELECT s.*, s.rowid AS _rowid{pseudo_cols} FROM {stage} s {pseudo_joins}")
@@ -297,29 +292,6 @@ def _write(con, contract: Contract, checked: str, readable: dict, run_id: str, r
         log(f"loaded {f.rel}: {read} rows read, {loaded} loaded, {quarantined} quarantined")
 
 
-def _write_identities(con, checked: str) -> None:
-    """Names and emails go to the vault, nowhere else.
-
-    Written before the warehouse transaction: if that one then fails, the vault holds identities
-    of rows that will be loaded on the next run (idempotent); the reverse order could leave
-    pseudonyms in the warehouse whose identities were lost.
-    """
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute(f"""
-            INSERT OR REPLACE INTO vault.identities
-                (tenant_id, user_id, user_pseudonym, first_name, last_name, email, updated_at)
-            SELECT _folder_tenant, user_id, _pseudo_user_id, first_name, last_name, email, now()
-            FROM {checked} c WHERE _rule IS NULL
-              AND NOT EXISTS (SELECT 1 FROM vault.tombstones t   -- an erased subject never comes back
-                              WHERE t.tenant_id = c._folder_tenant AND t.token = c._pseudo_user_id)
-            QUALIFY row_number() OVER (PARTITION BY _folder_tenant, user_id ORDER BY _rowid DESC) = 1""")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-
-
 def _batches(files: list[tuple[LandingFile, str]]) -> list[list[tuple[LandingFile, str]]]:
     out, cur, size = [], [], 0
     for item in files:
@@ -350,9 +322,7 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
     retired = RetiredTenants.load(settings)
     all_files = [retired.screen(f) for f in discover(landing) if f.entity in entities or f.problem]
     report.files_seen = len(all_files)
-    with connect(settings=settings) as con:
-        attach_vault(con, settings)
-        con.execute(vault_ddl("vault"))
+    with vault.session(settings) as con:
         ensure_schema(con)
         by_path, by_hash = _known(con)
         pending: dict[str, list[tuple[LandingFile, str]]] = {e: [] for e in ENTITIES}
@@ -386,11 +356,11 @@ def ingest(landing: Path | None = None, settings: Settings | None = None, run_id
         if progress:
             progress(done, total)
         # Keys first, in the vault's own transaction: one transaction writes one database.
-        keys = tenant_keys(con, {f.tenant_id for files in pending.values() for f, _ in files})
+        ensure_keys(con, {f.tenant_id for files in pending.values() for f, _ in files})
         for entity in ENTITIES:
             contract = load_contract(entity)
             for batch in _batches(pending[entity]):
-                _apply_batch(con, contract, batch, run_id, report, log, warn, keys)
+                _apply_batch(con, contract, batch, run_id, report, log, warn)
                 done += len(batch)
                 if progress:
                     progress(done, total)

@@ -12,9 +12,7 @@ from typing import Sequence
 
 import duckdb
 
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+from pipelines.warehouse import ident
 
 
 def tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]]:
@@ -25,7 +23,7 @@ def tables(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple[str, str]
 
 
 def ref(catalog: str, schema: str, table: str) -> str:
-    return f"{_ident(catalog)}.{_ident(schema)}.{_ident(table)}"
+    return f"{ident(catalog)}.{ident(schema)}.{ident(table)}"
 
 
 def columns(con: duckdb.DuckDBPyConnection, catalog: str, schema: str, table: str) -> set[str]:
@@ -42,7 +40,7 @@ def tenant_condition(cols: set[str]) -> str | None:
         parts.append("list_contains($tenants, tenant_id)")
     for c in ("file_path", "_source_file"):
         if c in cols:
-            parts.append(f"list_contains($tenants, split_part({_ident(c)}, '/', 1))")
+            parts.append(f"list_contains($tenants, split_part({ident(c)}, '/', 1))")
     if "payload" in cols:
         parts.append("list_contains($tenants, json_extract_string(CAST(payload AS VARCHAR), '$.tenant_id'))")
     return " OR ".join(parts) if parts else None
@@ -98,9 +96,9 @@ def copy_database(con: duckdb.DuckDBPyConnection, src: str, dst: str,
     rows of `exclude_tenants`; verify row counts per table; return them (rows in the copy)."""
     expected = table_counts(con, src)
     if not exclude_tenants:
-        con.execute(f"COPY FROM DATABASE {_ident(src)} TO {_ident(dst)}")
+        con.execute(f"COPY FROM DATABASE {ident(src)} TO {ident(dst)}")
     else:
-        con.execute(f"COPY FROM DATABASE {_ident(src)} TO {_ident(dst)} (SCHEMA)")
+        con.execute(f"COPY FROM DATABASE {ident(src)} TO {ident(dst)} (SCHEMA)")
         for schema, table in tables(con, src):
             cond = tenant_condition(columns(con, src, schema, table))
             where, params = "", None
@@ -115,3 +113,19 @@ def copy_database(con: duckdb.DuckDBPyConnection, src: str, dst: str,
         differ = sorted(k for k in set(got) | set(expected) if got.get(k) != expected.get(k))
         raise CopyMismatch(f"copy of {src} differs from its source in {len(differ)} table(s): {', '.join(differ[:5])}")
     return got
+
+
+def distinct_tenants(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
+    """Every tenant id a file still holds: tenant_id columns, tenant folders of file paths, and
+    the tenant inside quarantined rows' payloads."""
+    found: set[str] = set()
+    for s, t, _ in tenant_tables(con, catalog):
+        cols = columns(con, catalog, s, t)
+        exprs = [c for c in ("tenant_id",) if c in cols]
+        exprs += [f"split_part({c}, '/', 1)" for c in ("file_path", "_source_file") if c in cols]
+        if "payload" in cols:
+            exprs.append("json_extract_string(CAST(payload AS VARCHAR), '$.tenant_id')")
+        for e in exprs:
+            found |= {v for (v,) in con.execute(
+                f"SELECT DISTINCT {e} FROM {ref(catalog, s, t)} WHERE {e} IS NOT NULL").fetchall()}
+    return found

@@ -20,11 +20,16 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
-from pipelines.privacy import accounts, keys, retired
+from pipelines.accounts import users as accounts
+from pipelines import keys
+from pipelines.ingest import retired
+from pipelines.serving.files import KEYRING_FILE, analyst_path, ops_path, read_keyring, write_keyring
 from pipelines.settings import Settings, get_settings
+from pipelines.vault import store as vault
 from pipelines.warehouse import attach, memory_connection, purpose_of
 
 _TMP_SUFFIX = ".rotating"
@@ -41,16 +46,21 @@ class RotationReport:
     demo_key_replaced: bool = False
 
 
-def encrypted_files(settings: Settings) -> list[tuple[Path, str]]:
-    """(path, purpose) of every file whose key derives from the master key."""
+def encrypted_files(settings: Settings) -> list[tuple[Path, Callable[[bytes], str]]]:
+    """(path, its key under a given master key) of every file whose key derives from the master key."""
+    def derived(purpose: str) -> Callable[[bytes], str]:
+        return lambda master: keys.file_key(purpose, master)
+
     found = []
-    for path in (settings.warehouse_path, settings.vault_path, settings.serving_dir / "analyst.duckdb",
-                 settings.serving_dir / "ops.duckdb"):
+    for path in (settings.warehouse_path, analyst_path(settings), ops_path(settings)):
         if path.exists():
-            found.append((path, purpose_of(path)))
+            found.append((path, derived(purpose_of(path))))
+    vault_path, _ = vault.encrypted_file(settings)
+    if vault_path.exists():
+        found.append((vault_path, vault.key_under))
     backups = settings.home / "backups"
     if backups.is_dir():
-        found += [(p, "backup") for p in sorted(backups.glob("*/*.duckdb"))]
+        found += [(p, derived("backup")) for p in sorted(backups.glob("*/*.duckdb"))]
     return found
 
 
@@ -90,8 +100,6 @@ def _reencrypt(path: Path, old_key: str, new_key: str, settings: Settings) -> in
 def _rekey_keyring(old: bytes, new: bytes, settings: Settings) -> None:
     """The tenants' serving keys stay; the keyring that carries them to the dashboards is
     re-encrypted under the new master key."""
-    from pipelines.serving import KEYRING_FILE, read_keyring, write_keyring
-
     if (settings.serving_dir / KEYRING_FILE).exists():
         write_keyring(read_keyring(settings, master=old), settings, master=new)
 
@@ -114,9 +122,8 @@ def rotate(new_master: str | None = None, settings: Settings | None = None) -> R
     files = encrypted_files(settings)
     prepared: list[Path] = []
     try:
-        for path, purpose in files:
-            report.files[str(path.relative_to(settings.home))] = _reencrypt(
-                path, keys.file_key(purpose, old), keys.file_key(purpose, new), settings)
+        for path, key_under in files:
+            report.files[str(path.relative_to(settings.home))] = _reencrypt(path, key_under(old), key_under(new), settings)
             prepared.append(path)
         pending_key = None
         if not settings.master_key:

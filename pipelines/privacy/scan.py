@@ -21,10 +21,12 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.serving.files import TENANTS_DIR, ServingUnavailable, read_keyring
 from pipelines.settings import Settings, get_settings
+from pipelines.vault import names
+from pipelines.vault.names import Person
 from pipelines.warehouse import CannotOpen, memory_connection, open_file
 
-Person = tuple[str, str, str, str]   # user_id, first_name, last_name, email
 SKIPPED_DIRS = ("landing", "secrets", "exports", "tmp")
 DUCKDB_MAGIC = b"DUCK"
 
@@ -36,10 +38,8 @@ class Hit:
 
 
 def identities(vault_path: Path | None = None) -> list[Person]:
-    """(user_id, first_name, last_name, email) of every identity in the vault."""
-    settings = get_settings()
-    with open_file(vault_path or settings.vault_path, read_only=True, settings=settings) as con:
-        return con.execute("SELECT user_id, first_name, last_name, email FROM identities").fetchall()
+    """(user_id, first_name, last_name, email) of every identity in the vault (or a copy of it)."""
+    return names.everyone(vault_path)
 
 
 def _needles(people: list[Person]) -> dict[str, set[str]]:
@@ -102,8 +102,6 @@ def scan_parquet(path: Path, people: list[Person], label: str) -> list[Hit]:
 
 def _serving_keys(settings: Settings):
     """Tenant serving files open with the tenant's key from the keyring."""
-    from pipelines.serving import TENANTS_DIR, ServingUnavailable, read_keyring
-
     def key_for(path: Path) -> str | None:
         if path.parent.name != TENANTS_DIR:
             return None
@@ -129,7 +127,7 @@ def scan_home(settings: Settings | None = None, people: list[Person] | None = No
     `unreadable`, so nothing is silently skipped."""
     settings = settings or get_settings()
     home = settings.home
-    people = people if people is not None else identities(settings.vault_path)
+    people = people if people is not None else identities()
     key_for = key_for or _serving_keys(settings)
     hits: list[Hit] = []
     scanned = 0
@@ -141,7 +139,7 @@ def scan_home(settings: Settings | None = None, people: list[Person] | None = No
         for name in sorted(files):
             path = Path(folder) / name
             rel = str(path.relative_to(home))
-            if path == settings.vault_path or name.startswith("vault.duckdb"):
+            if names.is_vault_file(path):
                 continue
             scanned += 1
             if name.endswith(".parquet"):

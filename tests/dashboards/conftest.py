@@ -38,8 +38,8 @@ class Dash:
 
 @pytest.fixture(scope="session")
 def dash(e2e, tmp_path_factory) -> Dash:
-    from pipelines import serving
-    from pipelines.privacy import accounts
+    from pipelines.serving import files as serving
+    from pipelines.accounts import users as accounts
 
     source_home = e2e[0]
     mp = pytest.MonkeyPatch()
@@ -124,7 +124,7 @@ def page_text(at: AppTest) -> str:
 
 def serving_sql(tenant: str | None, sql: str, params: list | None = None) -> pd.DataFrame:
     """Ground truth, straight from a serving file (the tenant's own, or the analyst file)."""
-    from pipelines import serving
+    from pipelines.serving import files as serving
 
     con = serving.open_tenant(tenant) if tenant else serving.open_analyst()
     try:

@@ -167,10 +167,11 @@ def test_manager_stock_tools_insights_match_the_marts(dash):
 # -- analyst: the same pages over the pseudonymised file, tenant chosen in the sidebar --------------------
 
 def test_analyst_sees_every_tenant_pseudonymised_and_no_names(dash):
-    from pipelines import serving
+    from pipelines.serving import files as serving
+    from pipelines.accounts.tenants import set_names_visible
 
     t = dash.tenant_b
-    serving.set_names_visible(t, True)         # a tenant's choice concerns its managers, never analysts
+    set_names_visible(t, True)         # a tenant's choice concerns its managers, never analysts
     try:
         at = login(dash.analyst)
         no_problem(at)
@@ -196,14 +197,14 @@ def test_analyst_sees_every_tenant_pseudonymised_and_no_names(dash):
         with pytest.raises(ValueError):
             at.switch_page("app_pages/operations.py")
     finally:
-        serving.set_names_visible(t, False)
+        set_names_visible(t, False)
 
 
 # -- ops and privacy officer -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("role", ["ops", "privacy_officer"])
 def test_operations_page_counts(dash, role):
-    from pipelines import serving
+    from pipelines.serving import files as serving
 
     at = login(dash.ops if role == "ops" else dash.privacy_officer)
     con = serving.open_ops()
@@ -256,7 +257,7 @@ def test_manager_cannot_open_operations(dash):
 def _tenant_strings(tenant: str) -> set[str]:
     """What would betray a tenant on a page: its id and name, its locations, projects and
     materials by name, its people's labels and pseudonyms."""
-    from dashboards.data import user_label
+    from dashboards.data.common import user_label
 
     q = lambda sql: serving_sql(tenant, sql, [tenant])  # noqa: E731
     out = {tenant}
@@ -309,7 +310,7 @@ def test_a_forged_session_is_dropped(dash):
     """Session state that did not come from a login (here: a manager account for B with a made-up
     signature) is not a session: the visitor sees the login page and nothing of B."""
     from dashboards import auth
-    from pipelines.privacy.accounts import Account
+    from pipelines.accounts.users import Account
 
     at = new_app()
     forged = Account(1, dash.manager_b, "manager", dash.tenant_b)
@@ -345,8 +346,9 @@ def test_caches_are_per_tenant(dash):
 # -- names: a tenant's choice, its own managers only, audited ------------------------------------------
 
 def test_names_only_for_the_tenants_managers_when_allowed_and_audited(dash):
-    from pipelines import serving
-    from pipelines.privacy.accounts import accounts_path
+    from pipelines.serving import files as serving
+    from pipelines.accounts.tenants import set_names_visible
+    from pipelines.accounts.store import accounts_path
 
     t = dash.tenant_a
     at = open_page(login(dash.manager_a), "tools")
@@ -358,7 +360,7 @@ def test_names_only_for_the_tenants_managers_when_allowed_and_audited(dash):
             return con.execute("SELECT count(*) FROM auth_events WHERE event = 'names_view'").fetchone()[0]
 
     before = audits()
-    serving.set_names_visible(t, True)
+    set_names_visible(t, True)
     try:
         at.run()
         no_problem(at)
@@ -372,13 +374,13 @@ def test_names_only_for_the_tenants_managers_when_allowed_and_audited(dash):
         if other.dataframe:
             assert all(re.fullmatch(r"[A-Z][a-z ]+ [0-9A-F]{4,8}", h) for h in dataframes(other)[0]["holder"])
     finally:
-        serving.set_names_visible(t, False)
+        set_names_visible(t, False)
 
 
 # -- empty and unavailable states -------------------------------------------------------------------------
 
 def test_nothing_published_yet_says_run_mira(mira_home):
-    from pipelines.privacy.accounts import add_user
+    from pipelines.accounts.users import add_user
 
     add_user("fresh.manager@example.com", "manager", "fresh-tenant", password="fresh-password-123")
     at = login("fresh.manager@example.com", "fresh-password-123")
@@ -389,7 +391,7 @@ def test_nothing_published_yet_says_run_mira(mira_home):
 
 
 def test_tenant_b_file_does_not_open_with_tenant_a_key(dash):
-    from pipelines import serving
+    from pipelines.serving import files as serving
     from pipelines.warehouse import CannotOpen, connect
 
     ring = serving.read_keyring()

@@ -1,40 +1,41 @@
-"""dashboards.data without Streamlit: what the benchmark times, and the connection pool that
+"""dashboards/data without Streamlit: what the benchmark times, and the connection pool that
 must follow the pipeline's atomic swaps of the serving files."""
 from __future__ import annotations
 
 import pytest
 
-from dashboards import data
-from pipelines import serving
-from pipelines.serving import ServingUnavailable
+from dashboards.data import common, pages, stock
+from pipelines.serving import files as serving
+from pipelines.serving.files import ServingUnavailable
+from pipelines.serving.publish import publish_tenants
 
 
 def test_page_data_loads_every_page(dash):
-    for page in data.PAGES:
+    for page in pages.PAGES:
         tenant = None if page == "operations" else dash.tenant_a
-        out = data.page_data(page, tenant)
+        out = pages.page_data(page, tenant)
         assert out and all(hasattr(df, "columns") for df in out.values())
-    consumption = data.page_data("consumption", dash.tenant_a)
+    consumption = pages.page_data("consumption", dash.tenant_a)
     assert consumption["consumption_totals"].iloc[0]["movements"] > 0
-    analyst = data.page_data("consumption", dash.tenant_a, source="analyst")
+    analyst = pages.page_data("consumption", dash.tenant_a, source="analyst")
     assert analyst["consumption_totals"].equals(consumption["consumption_totals"])
 
 
 def test_pool_follows_a_republished_and_a_removed_file(dash):
     t = dash.tenant_a
-    before = data.stock_by_location(t)
+    before = stock.stock_by_location(t)
     path = serving.tenant_path(t)
     inode = path.stat().st_ino
-    serving.publish_tenants()                          # swapped in with a rename: a new file
+    publish_tenants()                          # swapped in with a rename: a new file
     assert path.stat().st_ino != inode
-    assert data.stock_by_location(t).equals(before)    # reopened, same figures
+    assert stock.stock_by_location(t).equals(before)   # reopened, same figures
     path.unlink()
     try:
         with pytest.raises(ServingUnavailable):
-            data.stock_by_location(t)
+            stock.stock_by_location(t)
     finally:
-        serving.publish_tenants()
-    assert data.stock_by_location(t).equals(before)
+        publish_tenants()
+    assert stock.stock_by_location(t).equals(before)
 
 
 def test_user_labels_are_role_and_pseudonym_prefix_and_never_collide():
@@ -42,5 +43,5 @@ def test_user_labels_are_role_and_pseudonym_prefix_and_never_collide():
 
     df = pd.DataFrame({"user_pseudonym": ["4f2a" + "0" * 60, "4f2a" + "1" * 60, "abcd" + "2" * 60],
                        "role": ["technician", "technician", None]})
-    labels = list(data.add_user_labels(df, label_col="person")["person"])
+    labels = list(common.add_user_labels(df, label_col="person")["person"])
     assert labels == ["Technician 4F2A0000", "Technician 4F2A1111", "User ABCD"]

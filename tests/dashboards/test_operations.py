@@ -47,19 +47,20 @@ def failing_run(instance) -> str:
 def test_a_failed_run_shows_with_its_step_class_and_link_and_no_message(dash, ops_home):
     from dagster import DagsterInstance
 
-    from dashboards import data
-    from pipelines import serving
+    from dashboards.data import operations
+    from pipelines.serving import files as serving
+    from pipelines.serving.ops_file import publish_ops
     from pipelines.settings import get_settings
 
     with DagsterInstance.ephemeral() as instance:
         run_id = failing_run(instance)
-        rows = serving.publish_ops(instance=instance)
+        rows = publish_ops(instance=instance)
     assert rows["failures"] == 1
 
-    failures = data.ops_failures()
+    failures = operations.ops_failures()
     assert failures[["run_id", "job", "failed_step", "error_class"]].values.tolist() == \
         [[run_id, "nightly_import", "read_people_export", "ValueError"]]
-    runs = data.ops_runs()
+    runs = operations.ops_runs()
     assert runs.loc[runs["run_id"] == run_id, "status"].tolist() == ["FAILURE"]
     assert str(failures["failed_at"].dt.tz) == "UTC"
 
@@ -82,10 +83,11 @@ def test_a_failed_run_shows_with_its_step_class_and_link_and_no_message(dash, op
 def test_no_failure_says_so(dash, ops_home):
     from dagster import DagsterInstance
 
-    from pipelines import serving
+    from pipelines.serving import files as serving
+    from pipelines.serving.ops_file import publish_ops
 
     with DagsterInstance.ephemeral() as instance:
-        serving.publish_ops(instance=instance)
+        publish_ops(instance=instance)
     at = login(dash.ops)
     assert not at.exception
     assert any("No failed run" in s.value for s in at.success)

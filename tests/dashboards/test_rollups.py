@@ -7,13 +7,14 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from dashboards import data
-from pipelines import rollups, serving
+from dashboards.data import consumption, pages, pool
+from pipelines.serving import rollups
+from pipelines.serving import files as serving
 
 
 def daily_only(monkeypatch):
     """The same functions answering from the daily mart (as for a file without rollups)."""
-    monkeypatch.setattr(data, "_has_rollups", lambda source, tenant_id: False)
+    monkeypatch.setattr(consumption, "_has_rollups", lambda source, tenant_id: False)
 
 
 def periods(first: date, last: date) -> list[tuple[date, date]]:
@@ -37,21 +38,21 @@ def periods(first: date, last: date) -> list[tuple[date, date]]:
 
 
 def results(tenant: str, start: date, end: date) -> dict[str, pd.DataFrame]:
-    out = {"totals": data.consumption_totals(tenant, start, end)}
-    for grain in data.GRAINS:
-        out[f"series_{grain}"] = data.consumption_series(tenant, start, end, grain)
-    for dimension in data.DIMENSIONS:
-        out[dimension] = data.consumption_breakdown(tenant, start, end, dimension)
+    out = {"totals": consumption.consumption_totals(tenant, start, end)}
+    for grain in consumption.GRAINS:
+        out[f"series_{grain}"] = consumption.consumption_series(tenant, start, end, grain)
+    for dimension in consumption.DIMENSIONS:
+        out[dimension] = consumption.consumption_breakdown(tenant, start, end, dimension)
     categories = out["category"]["key"].tolist()
     for category in categories[:2]:
-        out[f"drill_{category}"] = data.consumption_breakdown(tenant, start, end, "material", category=category)
-        out[f"category_{category}"] = data.consumption_breakdown(tenant, start, end, "category", category=category)
-    out["top"] = data.top_consumers(tenant, start, end, 3)
+        out[f"drill_{category}"] = consumption.consumption_breakdown(tenant, start, end, "material", category=category)
+        out[f"category_{category}"] = consumption.consumption_breakdown(tenant, start, end, "category", category=category)
+    out["top"] = consumption.top_consumers(tenant, start, end, 3)
     return out
 
 
 def test_the_tenant_file_has_every_rollup_and_only_its_tenant(dash):
-    assert rollups.TABLE in data._pool.tables("tenant", dash.tenant_a)
+    assert rollups.TABLE in pool.tables("tenant", dash.tenant_a)
     with serving.open_tenant(dash.tenant_a) as con:
         assert con.execute(f"SELECT DISTINCT tenant_id FROM {rollups.TABLE}").fetchall() == [(dash.tenant_a,)]
         stored = set(con.execute(f"SELECT DISTINCT dimension, grain FROM {rollups.TABLE}").fetchall())
@@ -60,12 +61,12 @@ def test_the_tenant_file_has_every_rollup_and_only_its_tenant(dash):
 
 def test_rollups_equal_the_daily_mart_for_any_period(dash, monkeypatch):
     tenant = dash.tenant_a
-    bounds = data.usage_bounds(tenant)
+    bounds = consumption.usage_bounds(tenant)
     first, last = (pd.Timestamp(bounds.iloc[0][c]).date() for c in ("first_date", "last_date"))
     cases = periods(first, last)
     from_rollups = {p: results(tenant, *p) for p in cases}
     daily_only(monkeypatch)
-    assert data.usage_bounds(tenant).equals(bounds)
+    assert consumption.usage_bounds(tenant).equals(bounds)
     checked = 0
     for p in cases:
         expected = results(tenant, *p)
@@ -79,14 +80,14 @@ def test_rollups_equal_the_daily_mart_for_any_period(dash, monkeypatch):
 def test_rollups_answer_from_whole_months_and_weeks(dash, monkeypatch):
     """The year view must read the monthly rows, not the days (what makes it flat with size)."""
     seen: list[tuple[str, list]] = []
-    real = data._query
+    real = pool.query
 
     def spy(source, tenant_id, sql, params=None):
         seen.append((sql, list(params or [])))
         return real(source, tenant_id, sql, params)
 
-    monkeypatch.setattr(data, "_query", spy)
-    data.consumption_breakdown(dash.tenant_a, date(2025, 11, 29), date(2026, 11, 28), "material")
+    monkeypatch.setattr(pool, "query", spy)
+    consumption.consumption_breakdown(dash.tenant_a, date(2025, 11, 29), date(2026, 11, 28), "material")
     sql, params = seen[-1]
     assert rollups.TABLE in sql and "fct_material_usage_daily" not in sql
     after = params[params.index("month") + 1:]
@@ -95,13 +96,13 @@ def test_rollups_answer_from_whole_months_and_weeks(dash, monkeypatch):
 
 def test_page_data_breaks_down_by_category_once(dash, monkeypatch):
     calls: list[str] = []
-    real = data.consumption_breakdown
+    real = consumption.consumption_breakdown
 
     def spy(tenant_id, start, end, dimension, **kw):
         calls.append(dimension if kw.get("category") is None else f"{dimension} in category")
         return real(tenant_id, start, end, dimension, **kw)
 
-    monkeypatch.setattr(data, "consumption_breakdown", spy)
-    out = data.page_data("consumption", dash.tenant_a)
+    monkeypatch.setattr(consumption, "consumption_breakdown", spy)
+    out = pages.page_data("consumption", dash.tenant_a)
     assert calls.count("category") == 1
     assert out["categories"] is out["consumption_breakdown"]

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.serve import streamlit_command
+from pipelines.cli.serve import streamlit_command
 from tests.conftest import free_port, published_copy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,7 @@ class BrowserHome:
 def browser_home(transform, e2e, tmp_path_factory) -> BrowserHome:
     """A copy of the built e2e home with every serving file published and one manager account.
     (`transform`: the dbt manifest the e2e build loads is prepared first, as `make test` does.)"""
-    from pipelines.privacy import accounts
+    from pipelines.accounts import users as accounts
 
     mp = pytest.MonkeyPatch()
     home = tmp_path_factory.mktemp("browser") / "mira"

@@ -4,7 +4,7 @@ period, downloads a table as CSV and logs out, against a Streamlit server this t
 AppTest (tests/dashboards) covers every page and role without a browser; this test covers what
 only a browser shows: the login form, the navigation, the date picker, the download itself and
 the session ending at logout. Figures are checked against the tenant's own serving file, read
-directly (not through dashboards/data.py), and the downloaded rows against every other tenant's.
+directly (not through dashboards/data/), and the downloaded rows against every other tenant's.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ SERIES_HEADER = ["period_start", "quantity", "value", "movements"]
 
 
 def tenant_sql(tenant: str, sql: str, params: list) -> list[tuple]:
-    from pipelines import serving
+    from pipelines.serving import files as serving
 
     con = serving.open_tenant(tenant)
     try:

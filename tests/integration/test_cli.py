@@ -43,11 +43,11 @@ def test_sql_returns_csv_and_refuses_writes(ingested):
     for bad in ("DELETE FROM raw.movements", "CREATE TABLE x AS SELECT 1", "SELECT 1; DROP TABLE raw.movements",
                 "COPY raw.movements TO 'out.csv'", "ATTACH 'other.duckdb' AS o"):
         res = mira("sql", bad)
-        assert res.returncode == 2, bad
+        assert res.returncode == 1, bad
         assert res.stderr.strip().startswith("error:") and len(res.stderr.strip().splitlines()) == 1
         assert "Traceback" not in res.stderr
     res = mira("sql", "SELECT * FROM read_csv('/etc/hostname')")
-    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert res.returncode == 1 and "Traceback" not in res.stderr
     assert mira("sql", "SELECT count(*) FROM raw.movements").stdout.splitlines()[1] == "2"
 
 

@@ -66,28 +66,28 @@ def run_home(transform, e2e, tmp_path, monkeypatch):
 
 
 def page_calls(tenant: str, start: date, end: date) -> dict[str, callable]:
-    """What each page asks dashboards/data.py for on its first render (dashboards/views/*)."""
-    from dashboards import data
+    """What each page asks dashboards/data/ for on its first render (dashboards/views/*)."""
+    from dashboards.data import consumption, insights, operations, stock, tools
 
     calls = {}
     for src in ("tenant", "analyst"):
         t = tenant
         calls.update({
-            f"{src}:consumption.usage_bounds": lambda t=t, s=src: data.usage_bounds(t, s),
-            f"{src}:consumption.totals": lambda t=t, s=src: data.consumption_totals(t, start, end, s),
-            f"{src}:consumption.series": lambda t=t, s=src: data.consumption_series(t, start, end, "day", s),
-            f"{src}:consumption.by_category": lambda t=t, s=src: data.consumption_breakdown(t, start, end, "category", source=s),
-            f"{src}:consumption.top_consumers": lambda t=t, s=src: data.top_consumers(t, start, end, 10, s),
-            f"{src}:stock.by_location": lambda t=t, s=src: data.stock_by_location(t, s),
-            f"{src}:stock.reorder": lambda t=t, s=src: data.reorder_suggestions(t, s),
-            f"{src}:stock.days_of_cover": lambda t=t, s=src: data.days_of_cover(t, None, s),
-            f"{src}:stock.ageing": lambda t=t, s=src: data.stock_ageing(t, s),
-            f"{src}:tools.custody": lambda t=t, s=src: data.tool_custody(t, s),
-            f"{src}:tools.utilisation": lambda t=t, s=src: data.tool_utilisation(t, s),
-            f"{src}:insights.abc_xyz": lambda t=t, s=src: data.abc_xyz_matrix(t, s),
+            f"{src}:consumption.usage_bounds": lambda t=t, s=src: consumption.usage_bounds(t, s),
+            f"{src}:consumption.totals": lambda t=t, s=src: consumption.consumption_totals(t, start, end, s),
+            f"{src}:consumption.series": lambda t=t, s=src: consumption.consumption_series(t, start, end, "day", s),
+            f"{src}:consumption.by_category": lambda t=t, s=src: consumption.consumption_breakdown(t, start, end, "category", source=s),
+            f"{src}:consumption.top_consumers": lambda t=t, s=src: consumption.top_consumers(t, start, end, 10, s),
+            f"{src}:stock.by_location": lambda t=t, s=src: stock.stock_by_location(t, s),
+            f"{src}:stock.reorder": lambda t=t, s=src: stock.reorder_suggestions(t, s),
+            f"{src}:stock.days_of_cover": lambda t=t, s=src: stock.days_of_cover(t, None, s),
+            f"{src}:stock.ageing": lambda t=t, s=src: stock.stock_ageing(t, s),
+            f"{src}:tools.custody": lambda t=t, s=src: tools.tool_custody(t, s),
+            f"{src}:tools.utilisation": lambda t=t, s=src: tools.tool_utilisation(t, s),
+            f"{src}:insights.abc_xyz": lambda t=t, s=src: insights.abc_xyz_matrix(t, s),
         })
-    calls["ops:freshness"] = data.ops_freshness
-    calls["ops:quarantine"] = data.ops_quarantine
+    calls["ops:freshness"] = operations.ops_freshness
+    calls["ops:quarantine"] = operations.ops_quarantine
     return calls
 
 
@@ -100,15 +100,15 @@ def fingerprint(df: pd.DataFrame) -> tuple:
 
 
 def test_dashboards_answer_while_mira_run_rebuilds(run_home):
-    from dashboards import data
-    from pipelines.privacy import accounts
+    from dashboards.data import consumption
+    from pipelines.accounts import users as accounts
 
     home, tenant_a, tenant_b, new_day = run_home
     accounts.add_user("during.run@example.com", "manager", tenant_a, password=PASSWORD)
     period: dict[str, tuple[date, date]] = {}
     calls: dict[str, callable] = {}
     for tenant in (tenant_a, tenant_b):
-        start, end = data.default_period(tenant)
+        start, end = consumption.default_period(tenant)
         period[tenant] = (start, end)
         calls.update({f"{tenant}/{name}": fn for name, fn in page_calls(tenant, start, end).items()})
     before = {name: fn() for name, fn in calls.items()}

@@ -135,10 +135,10 @@ def test_pipeline_builds_leave_unit_tests_to_ci(transform):
 def _dbt_test(transform, home: Path, select: str, *args: str) -> dict[str, str]:
     """`dbt test` on the warehouse in `home`; status per test name."""
     done = subprocess.run(
-        [transform._dbt_executable(), "test", "--select", select, *args,
+        [transform.dbt_executable(), "test", "--select", select, *args,
          "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
          "--target-path", str(home / "dbt" / "target"), "--log-path", str(home / "logs" / "dbt")],
-        cwd=DBT_PROJECT_DIR, env={**os.environ, **transform._dbt_env(home)}, capture_output=True, text=True)
+        cwd=DBT_PROJECT_DIR, env={**os.environ, **transform.dbt_env(home)}, capture_output=True, text=True)
     results = json.loads((home / "dbt" / "target" / "run_results.json").read_text())["results"]
     assert results, done.stdout[-3000:]
     return {r["unique_id"].split(".")[2]: r["status"] for r in results}
@@ -217,11 +217,11 @@ def test_missing_manifest_says_how_to_make_it(transform, monkeypatch):
     from dagster_dbt import DbtProject
 
     monkeypatch.setattr(
-        transform, "mira_dbt_project",
-        DbtProject(project_dir=DBT_PROJECT_DIR, target_path="no-such-target"),
+        transform, "project",
+        lambda: DbtProject(project_dir=DBT_PROJECT_DIR, target_path="no-such-target"),
     )
     with pytest.raises(FileNotFoundError, match="make manifest"):
-        transform._require_manifest()
+        transform.require_manifest()
 
 
 def test_no_personal_data_columns_in_staging_or_marts(built_home):
@@ -247,7 +247,9 @@ def test_schemas_are_named_exactly(built_home):
 def test_dbt_assets_depend_on_raw_ingest_keys(transform):
     from dagster import AssetKey
 
-    assets = transform.mira_dbt_assets
+    from pipelines.transform.assets import dbt_assets_def
+
+    assets = dbt_assets_def()
     own_keys = set(assets.keys)
     upstream = {dep.asset_key for spec in assets.specs for dep in spec.deps} - own_keys
     assert upstream == {AssetKey(["raw", t]) for t in RAW_TABLES}
@@ -265,13 +267,15 @@ def test_dbt_assets_depend_on_raw_ingest_keys(transform):
 def test_dagster_materialize_runs_dbt_build_with_checks(transform, tmp_path, monkeypatch):
     from dagster import AssetKey, DagsterInstance, materialize
 
+    from pipelines.transform.assets import dbt_assets_def
+
     home = tmp_path / "home"
     _make_raw_warehouse(home)
     monkeypatch.setenv("MIRA_HOME", str(home))
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt_target"))  # keep the repo's target/ clean
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [transform.mira_dbt_assets],
+            [dbt_assets_def()],
             resources={"dbt": transform.dbt_resource()},
             instance=instance,
         )
@@ -286,13 +290,13 @@ def test_dagster_materialize_runs_dbt_build_with_checks(transform, tmp_path, mon
 
     # `mira run --full-refresh`: the job's run config reaches the dbt step, which rebuilds the
     # incremental marts from scratch (a plain build would keep every ledger row: nothing changed)
-    from pipelines.runner import full_build_run_config
+    from pipelines.cli.pipeline import full_build_run_config
 
     ledger = AssetKey(["marts", "fct_stock_movements"])
     (first_built,) = _rows(home, "select max(built_at) from marts.fct_stock_movements")[0]
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
-            [transform.mira_dbt_assets], selection=[ledger],
+            [dbt_assets_def()], selection=[ledger],
             resources={"dbt": transform.dbt_resource()}, instance=instance,
             run_config={"ops": full_build_run_config(full_refresh=True)["ops"]},
         )
@@ -306,7 +310,8 @@ def test_mira_run_has_a_full_refresh_flag(monkeypatch):
     from dagster import validate_run_config
     from typer.testing import CliRunner
 
-    from pipelines import cli, runner
+    from pipelines.cli import app as cli
+    from pipelines.cli import pipeline as runner
     from pipelines.definitions import defs
 
     assert validate_run_config(defs.resolve_job_def("full_build"), runner.full_build_run_config(True))

@@ -85,7 +85,7 @@ def test_export_errors_are_one_line(mira_home, tmp_path, case):
     if case == "no_marts":
         make_db(mira_home / "serving" / "analyst.duckdb", "CREATE TABLE t AS SELECT 1 x")
     res = mira("export", "--to", str(target))
-    assert res.returncode == 2
+    assert res.returncode == 1
     assert "Traceback" not in res.stderr and res.stderr.strip().splitlines()[-1].startswith("error:")
     assert len([ln for ln in res.stderr.splitlines() if ln.startswith("error:")]) == 1
     assert not list(tmp_path.glob("dest/*.parquet"))
@@ -95,7 +95,7 @@ def test_export_errors_are_one_line(mira_home, tmp_path, case):
 
 def test_docs_refuses_without_a_warehouse_and_creates_none(mira_home):
     res = mira("docs")
-    assert res.returncode == 2 and "mira run" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 1 and "mira run" in res.stderr and "Traceback" not in res.stderr
     assert not (mira_home / "warehouse.duckdb").exists()
 
 

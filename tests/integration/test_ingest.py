@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.warehouse import open_file
 from pipelines.ingest.load import ingest
-from tests.conftest import write_csv
+from tests.conftest import write_csv, key_for
 from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, USER_FIELDS, material, movement, user
 
 
@@ -64,7 +64,7 @@ def test_personal_data_split_notes_dropped_and_login_coarsened(mira_home, landin
     assert str(login_day) == "2026-03-01"
     cols = {r[0] for r in q(mira_home, "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw'")}
     assert not cols & {"user_id", "first_name", "last_name", "email", "note", "last_login_at"}
-    vault = open_file(mira_home / "vault.duckdb", read_only=True)
+    vault = open_file(mira_home / "vault.duckdb", read_only=True, key=key_for(mira_home / "vault.duckdb"))
     assert vault.execute("SELECT first_name, user_pseudonym FROM identities WHERE tenant_id='acme'").fetchall() == [
         ("Anneke", pseudo_user)]
     vault.close()
@@ -199,7 +199,7 @@ def test_failed_batch_leaves_nothing_half_written(mira_home, landing, monkeypatc
     assert q(mira_home, "SELECT count(*) FROM raw.users") == [(0,)]
     assert q(mira_home, "SELECT count(*) FROM quarantine.rows") == [(0,)]
     # identities are written before the warehouse, so a failure never strands a pseudonym
-    vault = open_file(mira_home / "vault.duckdb", read_only=True)
+    vault = open_file(mira_home / "vault.duckdb", read_only=True, key=key_for(mira_home / "vault.duckdb"))
     assert vault.execute("SELECT count(*) FROM identities").fetchone()[0] == 1
     vault.close()
     report = ingest()

@@ -26,9 +26,9 @@ import pytest
 
 from pipelines.generate import generate
 from pipelines.ingest.load import ingest
-from pipelines.privacy.keys import file_key
+from pipelines.keys import file_key
 from pipelines.privacy.scan import identities, scan_duckdb
-from pipelines.dbt_env import dbt_env as _dbt_env
+from pipelines.transform.project import dbt_env as _dbt_env
 from pipelines.warehouse import attach, memory_connection, open_file
 from tests.conftest import point_at
 

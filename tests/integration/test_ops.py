@@ -28,7 +28,7 @@ from dagster import (
 @pytest.fixture
 def instance(mira_home):
     """A persistent Dagster instance under the test's MIRA_HOME, like `mira run` and the daemon use."""
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.runs import prepare_dagster_home
 
     prepare_dagster_home()
     with DagsterInstance.get() as inst:
@@ -109,9 +109,9 @@ def test_a_failed_run_reaches_the_ops_file_without_waiting_for_a_build(e2e, tmp_
     import shutil
 
     from pipelines.definitions import defs
-    from pipelines.instance import prepare_dagster_home
-    from pipelines.ops import OPS_REFRESH_JOB, ops_refresh_request
-    from pipelines.serving import open_ops
+    from pipelines.runs import prepare_dagster_home
+    from pipelines.ops.assets import OPS_REFRESH_JOB, ops_refresh_request
+    from pipelines.serving.files import open_ops
     from tests.conftest import point_at
 
     home = tmp_path / "mira"
@@ -159,7 +159,7 @@ def test_successful_runs_raise_no_alert(instance, mira_home):
 def test_unreachable_webhook_is_logged_not_raised(mira_home, monkeypatch):
     import socket
 
-    from pipelines import alerts
+    from pipelines.ops import alerts
 
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -171,7 +171,7 @@ def test_unreachable_webhook_is_logged_not_raised(mira_home, monkeypatch):
 
 
 def test_error_line_is_first_line_masked_and_capped():
-    from pipelines.alerts import MAX_ERROR_CHARS, error_line
+    from pipelines.ops.alerts import MAX_ERROR_CHARS, error_line
 
     assert error_line("\n  first 'secret' and 'it''s'  \nsecond") == "first '…' and '…'"
     assert error_line(None) == "(no error message)"
@@ -259,7 +259,7 @@ def test_retention_job_deletes_only_files_past_the_period(instance, mira_home, m
 
 
 def test_retention_period_comes_from_settings(mira_home, monkeypatch):
-    from pipelines.ops import purge_expired_files
+    from pipelines.privacy.retention import purge_expired_files
 
     monkeypatch.setenv("MIRA_LOG_RETENTION_DAYS", "7")
     f = _aged(mira_home / "logs" / "week-old.log", 8)

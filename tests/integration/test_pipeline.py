@@ -5,7 +5,7 @@ import pytest
 
 from pipelines.privacy.scan import identities, scan_duckdb
 from pipelines.warehouse import open_file
-from tests.conftest import point_at
+from tests.conftest import point_at, key_for
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def test_no_identity_anywhere_in_the_warehouse(built):
     assert len(people) > 20
     assert scan_duckdb(home / "warehouse.duckdb", people) == []
     # the scanner itself finds them where they are
-    assert {h.kind for h in scan_duckdb(home / "vault.duckdb", people)} >= {"email", "user_id", "name"}
+    assert {h.kind for h in scan_duckdb(home / "vault.duckdb", people, key=key_for(home / "vault.duckdb"))} >= {"email", "user_id", "name"}
 
 
 def test_marts_are_built_and_consumption_is_there(built):
@@ -71,7 +71,7 @@ def test_runs_are_recorded_in_the_dagster_instance(built):
     home, _, first, second = built
     from dagster import DagsterInstance
 
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.runs import prepare_dagster_home
 
     prepare_dagster_home()
     with DagsterInstance.get() as instance:

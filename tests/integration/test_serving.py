@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.serving import (
+from pipelines.serving.files import (
     ServingUnavailable,
     audit_names_view,
     lookup_names,
     names_visible,
     open_ops,
     open_tenant,
-    publish_tenants,
     read_keyring,
-    set_names_visible,
     tenant_path,
 )
+from pipelines.accounts.tenants import set_names_visible
+from pipelines.serving.publish import publish_tenants
 from pipelines.warehouse import CannotOpen, open_file
 from tests.conftest import point_at
 

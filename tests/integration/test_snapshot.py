@@ -78,7 +78,7 @@ def _commands(app) -> list[list[str]]:
 def test_cli_help_is_unchanged():
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from pipelines.cli.app import app
 
     runner = CliRunner()
     helps = {}

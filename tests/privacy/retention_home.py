@@ -43,7 +43,7 @@ def built_home(tmp_path_factory) -> Built:
     from dagster import DagsterInstance
 
     from pipelines.generate import generate
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.runs import prepare_dagster_home
     from pipelines.ingest.assets import raw_tables
 
     mp = pytest.MonkeyPatch()
@@ -52,8 +52,8 @@ def built_home(tmp_path_factory) -> Built:
         generate(home / "landing", tenants=3, days=20, seed=11, movements_per_day=3, end_date=END_DATE)
         prepare_dagster_home()
         from pipelines.definitions import defs
-        from pipelines.publish import publish_analyst_snapshot
-        from pipelines.transform import run_dbt_build
+        from pipelines.serving.publish import publish_analyst_snapshot
+        from pipelines.transform.project import run_dbt_build
 
         with DagsterInstance.get() as instance:
             result = defs.resolve_job_def("full_build").execute_in_process(
@@ -90,7 +90,7 @@ def copy_home(built: Built, dst: Path, mp: pytest.MonkeyPatch) -> Path:
 
 # ---------------------------------------------------------------------------------------------
 def _duckdb_key(path: Path, home: Path) -> str | None:
-    from pipelines.privacy import keys
+    from pipelines import keys
     from pipelines.settings import get_settings
 
     settings = get_settings()
@@ -98,12 +98,13 @@ def _duckdb_key(path: Path, home: Path) -> str | None:
     if rel[0] == "backups":
         return keys.file_key("backup", settings=settings)
     if rel[0] == "serving" and len(rel) == 3 and rel[1] == "tenants":
-        from pipelines.serving import read_keyring
+        from pipelines.serving.files import read_keyring
 
         return read_keyring(settings).get(path.stem)
     from pipelines.warehouse import purpose_of
+    from tests.conftest import key_for
 
-    return keys.file_key(purpose_of(path), settings=settings)
+    return key_for(path) or keys.file_key(purpose_of(path), settings=settings)
 
 
 def search_home(home: Path, needles: list[str]) -> list[str]:
@@ -150,8 +151,11 @@ def tenant_counts(home: Path, tenants: tuple[str, ...]) -> dict[str, int]:
 
     settings = get_settings()
     counts = {}
-    for path in (settings.warehouse_path, settings.vault_path):
-        with connect(path, read_only=True) as con:
+    from pipelines.vault import store as vault
+
+    vault_path, vault_key = vault.encrypted_file(settings)
+    for path, key in ((settings.warehouse_path, None), (vault_path, vault_key)):
+        with connect(path, read_only=True, key=key) as con:
             catalog = con.execute("SELECT current_database()").fetchone()[0]
             for s, t, cond in dbcopy.tenant_tables(con, catalog):
                 for tenant in tenants:

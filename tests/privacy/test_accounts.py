@@ -15,8 +15,8 @@ import pytest
 from argon2 import PasswordHasher
 from typer.testing import CliRunner
 
-from pipelines.privacy import accounts
-from pipelines.privacy import users_cli
+from pipelines.accounts import users as accounts
+from pipelines.cli import users as users_cli
 
 EMAIL = "Ann.Example@Example.com"
 PASSWORD = "correct horse battery"
@@ -277,7 +277,7 @@ def test_a_writer_waits_for_another_writer_instead_of_failing(home):
 
 
 CHILD = """
-from pipelines.privacy import accounts
+from pipelines.accounts import users as accounts
 for i in range(5):
     accounts.add_user(f"cli{i}@example.com", "ops", password="cli password {i}!".format(i=i), client="cli")
 for i in range(100):

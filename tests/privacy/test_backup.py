@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 import duckdb
 import pytest
 
+from tests.conftest import key_for
 from tests.privacy.retention_home import Built, built_home, copy_home, search_home
 
 
@@ -30,12 +31,12 @@ def _counts(path) -> dict[str, int]:
     from pipelines.privacy.dbcopy import table_counts
     from pipelines.warehouse import connect
 
-    with connect(path, read_only=True) as con:
+    with connect(path, read_only=True, key=key_for(path)) as con:
         return table_counts(con, con.execute("SELECT current_database()").fetchone()[0])
 
 
 def test_backup_is_encrypted_and_holds_no_name_or_email(built, tmp_path, monkeypatch):
-    from pipelines.privacy import keys
+    from pipelines import keys
     from pipelines.privacy.backup import create_backup, list_backups
     from pipelines.warehouse import CannotOpen, attach, memory_connection
 
@@ -76,10 +77,11 @@ def test_backup_is_encrypted_and_holds_no_name_or_email(built, tmp_path, monkeyp
 def test_restore_brings_data_back_and_an_erasure_after_the_backup_holds(built, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from pipelines.cli.app import app
     from pipelines.privacy import rights
     from pipelines.privacy.backup import create_backup
-    from pipelines.warehouse import connect, open_vault
+    from pipelines.vault.store import open_vault
+    from pipelines.warehouse import connect
 
     home = copy_home(built, tmp_path, monkeypatch)
     warehouse_before = _counts(home / "warehouse.duckdb")
@@ -132,7 +134,7 @@ def test_backups_past_90_days_are_deleted(built, tmp_path, monkeypatch):
 def test_restore_of_an_unknown_backup_is_one_line(built, tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from pipelines.cli import app
+    from pipelines.cli.app import app
 
     copy_home(built, tmp_path, monkeypatch)
     result = CliRunner().invoke(app, ["privacy", "restore", "nope"])
@@ -145,7 +147,7 @@ def test_the_daily_backup_job_makes_a_backup(built, tmp_path, monkeypatch):
     from dagster import DagsterInstance
 
     from pipelines.definitions import defs
-    from pipelines.ops import BACKUP_KEY
+    from pipelines.privacy.assets import BACKUP_KEY
     from pipelines.privacy.backup import list_backups
 
     home = copy_home(built, tmp_path, monkeypatch)

@@ -12,11 +12,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.privacy import keys
+from pipelines import keys
 from pipelines.privacy.rotate import RotationError, rotate
 from pipelines.privacy.scan import Hit, identities, scan_home
 from pipelines.warehouse import CannotOpen, open_file
-from tests.conftest import TEST_MASTER_KEY, point_at
+from tests.conftest import TEST_MASTER_KEY, point_at, key_for
 
 FILES = ("warehouse.duckdb", "vault.duckdb", "serving/analyst.duckdb", "serving/ops.duckdb")
 
@@ -70,7 +70,7 @@ def test_the_same_files_do_hold_them_when_decrypted(home):
     """The byte test above is only worth something if the values are in the files."""
     with open_file(home / "warehouse.duckdb", read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.materials").fetchone()[0] > 0
-    with open_file(home / "vault.duckdb", read_only=True) as con:
+    with open_file(home / "vault.duckdb", read_only=True, key=key_for(home / "vault.duckdb")) as con:
         assert con.execute("SELECT count(*) FROM identities WHERE email LIKE '%@%'").fetchone()[0] > 20
 
 
@@ -127,7 +127,7 @@ def test_scanner_cli_exits_nonzero_on_a_leak(copy):
 
 
 def _counts(path: Path, key: str | None = None) -> dict[str, int]:
-    with open_file(path, read_only=True, key=key) as con:
+    with open_file(path, read_only=True, key=key or key_for(path)) as con:
         tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
                              "WHERE database_name = current_database()").fetchall()
         return {f"{s}.{t}": con.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0] for s, t in tables}
@@ -149,13 +149,13 @@ def test_rotation_keeps_every_row_and_retires_the_old_key(copy, monkeypatch):
             open_file(copy / rel, read_only=True, key=old_keys[rel])
     assert not list(copy.rglob("*.rotating"))
     # tenant files keep their own keys; the keyring that hands them out follows the new master key
-    from pipelines.serving import open_tenant, read_keyring
+    from pipelines.serving.files import open_tenant, read_keyring
 
     tenant = sorted(read_keyring())[0]
     with open_tenant(tenant) as con:
         assert con.execute("SELECT count(*) FROM marts.dim_materials").fetchone()[0] > 0
     # the pipeline carries on under the new key: dbt included
-    from pipelines.runner import run_full_build
+    from pipelines.cli.pipeline import run_full_build
 
     summary = run_full_build()
     assert summary["success"], summary["failure"]

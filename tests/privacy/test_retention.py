@@ -31,7 +31,7 @@ def _check_only(instance, as_of: str):
     from dagster import AssetSelection, Definitions, define_asset_job
 
     from pipelines.definitions import defs
-    from pipelines.ops import RETENTION_CHECK, RETENTION_KEY, retention_run_config
+    from pipelines.privacy.assets import RETENTION_CHECK, RETENTION_KEY, retention_run_config
     from dagster import AssetCheckKey
 
     job = define_asset_job("retention_check_now", selection=AssetSelection.checks(AssetCheckKey(RETENTION_KEY, RETENTION_CHECK)))
@@ -49,9 +49,9 @@ def retired(built, tmp_path_factory):
     tenant and a log line naming it, then `mira privacy retention --as-of` (the CLI, in process)."""
     from dagster import DagsterInstance
 
-    from pipelines.cli import app
-    from pipelines.instance import prepare_dagster_home
-    from pipelines.privacy import accounts
+    from pipelines.cli.app import app
+    from pipelines.runs import prepare_dagster_home
+    from pipelines.accounts import users as accounts
     from pipelines.privacy.backup import create_backup
 
     mp = pytest.MonkeyPatch()
@@ -111,7 +111,7 @@ def test_other_tenants_keep_every_row(retired, built):
 def test_runs_that_ingested_it_are_deleted_others_kept(retired, built):
     from dagster import DagsterInstance
 
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.runs import prepare_dagster_home
 
     prepare_dagster_home()
     with DagsterInstance.get() as instance:
@@ -121,7 +121,7 @@ def test_runs_that_ingested_it_are_deleted_others_kept(retired, built):
 
 
 def test_retired_list_holds_no_id(retired, built):
-    from pipelines.privacy.retired import RetiredTenants, list_path
+    from pipelines.ingest.retired import RetiredTenants, list_path
 
     text = list_path().read_text()
     assert built.retired not in text and built.retired_name not in text
@@ -179,7 +179,7 @@ def _set_run_time(home: Path, run_id: str, when: float) -> None:
 def test_old_things_go_and_recent_ones_stay(built, tmp_path, monkeypatch):
     from dagster import DagsterInstance, job, op
 
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.runs import prepare_dagster_home
     from pipelines.privacy.retention import apply_retention, overdue
     from pipelines.warehouse import connect
 
@@ -266,7 +266,7 @@ def test_retention_job_materialises_the_asset_and_runs_the_check():
     from dagster import AssetKey
 
     from pipelines.definitions import defs
-    from pipelines.ops import RETENTION_CHECK, RETENTION_KEY
+    from pipelines.privacy.assets import RETENTION_CHECK, RETENTION_KEY
 
     graph = defs.resolve_job_def("retention").asset_layer.asset_graph
     assert RETENTION_KEY in graph.get_all_asset_keys()
@@ -277,8 +277,8 @@ def test_retention_job_materialises_the_asset_and_runs_the_check():
 
 
 def test_retired_list_survives_key_rotation_only_when_rewrapped(mira_home, monkeypatch):
-    from pipelines.privacy.retired import RetiredListProblem, RetiredTenants, rewrap
-    from pipelines.privacy import keys
+    from pipelines.ingest.retired import RetiredListProblem, RetiredTenants, rewrap
+    from pipelines import keys
 
     monkeypatch.setenv("MIRA_MASTER_KEY", "a" * 64)
     lst = RetiredTenants.load()

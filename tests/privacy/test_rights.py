@@ -19,7 +19,8 @@ from pipelines.contracts import load_contract
 from pipelines.generate import generate
 from pipelines.ingest.load import ingest
 from pipelines.privacy.scan import _scan_tables, scan_home
-from pipelines.warehouse import connect, open_vault
+from pipelines.vault.store import open_vault
+from pipelines.warehouse import connect
 from tests.conftest import point_at
 
 runner = CliRunner()
@@ -28,7 +29,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, transform):
     """Two tenants, a month: ingested, every dbt model built, the analyst snapshot published."""
-    from pipelines.publish import publish_analyst_snapshot
+    from pipelines.serving.assets import publish_analyst_snapshot
 
     mp = pytest.MonkeyPatch()
     home = point_at(mp, tmp_path_factory.mktemp("rights") / "mira")
@@ -49,7 +50,7 @@ def home(built, tmp_path, monkeypatch) -> Path:
 
 
 def mira(*args: str):
-    from pipelines.cli import app
+    from pipelines.cli.app import app
 
     return runner.invoke(app, list(args), catch_exceptions=False)
 
@@ -124,7 +125,7 @@ def audit(home: Path, rid: str) -> dict:
 def assert_run_config_is_only_the_request_id(home: Path, rid: str, who: dict) -> None:
     from dagster import DagsterInstance
 
-    from pipelines.instance import prepare_dagster_home
+    from pipelines.runs import prepare_dagster_home
 
     prepare_dagster_home()
     with DagsterInstance.get() as instance:
@@ -277,7 +278,10 @@ def test_erase_removes_the_person_everywhere_and_replay_does_not_bring_them_back
 def test_restrict_hides_the_person_from_published_marts_until_lifted(home):
     from dagster import materialize
 
-    from pipelines.privacy.jobs import restrictions
+    from pipelines.definitions import defs
+    from pipelines.privacy.assets import RESTRICTIONS_KEY
+
+    restrictions = defs.get_assets_def(RESTRICTIONS_KEY)
 
     who = person(home)
     p = who["pseudonym"]
@@ -320,14 +324,14 @@ def test_restrict_hides_the_person_from_published_marts_until_lifted(home):
 
 
 def test_a_failed_erasure_resumes_and_completes(home, monkeypatch):
-    from pipelines.privacy import rights
+    from pipelines.privacy.rights import erase
 
     who = person(home)
 
     def broken(*args, **kwargs):
         raise OSError(f"disk trouble near {who['user_id']}")   # an error quoting personal data
 
-    monkeypatch.setattr(rights, "purge_landing", broken)
+    monkeypatch.setattr(erase, "purge_landing", broken)
     result = mira("privacy", "erase", "--tenant", who["tenant"], "--user", who["user_id"], "--yes")
     assert result.exit_code == 1
     assert "step landing" in result.output and who["user_id"] not in result.output
@@ -441,7 +445,7 @@ def test_erasure_purges_landing_files_of_every_format(fmt, mira_home):
 
 
 def _rollup_rows(tenant: str, sql: str, params=()) -> list[tuple]:
-    from pipelines.serving import read_keyring, tenant_path
+    from pipelines.serving.files import read_keyring, tenant_path
     from pipelines.warehouse import open_file
 
     with open_file(tenant_path(tenant), read_only=True, key=read_keyring()[tenant]) as con:
@@ -449,11 +453,12 @@ def _rollup_rows(tenant: str, sql: str, params=()) -> list[tuple]:
 
 
 def test_restriction_and_the_leak_scanner_cover_the_tenant_files_rollups(home):
-    """The Consumption rollups (pipelines/rollups.py) are a person-level table of the tenant's
+    """The Consumption rollups (pipelines/serving/rollups.py) are a person-level table of the tenant's
     serving file: a restricted person's pseudonym must leave them as it leaves the marts (totals
     unchanged), and the scanner must read them."""
-    from pipelines import rollups
-    from pipelines.serving import publish_tenants, read_keyring, tenant_path
+    from pipelines.serving import rollups
+    from pipelines.serving.files import read_keyring, tenant_path
+    from pipelines.serving.publish import publish_tenants
     from pipelines.warehouse import open_file
 
     who = person(home)

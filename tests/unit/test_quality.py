@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from pipelines.contracts import ENTITIES, load_contract, load_contracts, q
-from pipelines.quality import META_COLUMNS, PSEUDONYM_REGEX, build_suite, validate, warehouse_name
+from pipelines.ingest.quality import META_COLUMNS, PSEUDONYM_REGEX, build_suite, validate, warehouse_name
 
 NOW = datetime(2026, 3, 1, 8, 15, tzinfo=timezone.utc)
 
@@ -248,6 +248,6 @@ def test_suite_covers_every_contract_rule(entity):
 
 
 def test_importing_the_module_does_not_import_gx():
-    code = "import sys, pipelines.quality; print('great_expectations' in sys.modules)"
+    code = "import sys, pipelines.ingest.quality; print('great_expectations' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from pipelines.rollups import _month_end, cover
+from pipelines.serving.rollups import _month_end, cover
 
 
 def days(segment) -> list[date]:
@@ -71,13 +71,13 @@ def test_cover_uses_the_coarsest_grain():
 
 
 def test_rollup_relation_equals_the_daily_mart_across_a_new_year(monkeypatch):
-    """rollups.build and the dashboards' rollup SQL (dashboards.data._usage) against the daily
+    """rollups.build and the dashboards' rollup SQL (dashboards.data.consumption._usage) against the daily
     mart, on a synthetic mart that spans a new year (the shared test data does not), with NULL
     values, projects and categories, for random periods split into previous and current."""
     import duckdb
 
-    from dashboards import data
-    from pipelines import rollups
+    from dashboards.data import consumption
+    from pipelines.serving import rollups
 
     rng = random.Random(11)
     con = duckdb.connect()
@@ -100,8 +100,8 @@ def test_rollup_relation_equals_the_daily_mart_across_a_new_year(monkeypatch):
     rollups.build(con, "memory")
 
     def figures(use_rollups: bool, dimension, periods, start):
-        monkeypatch.setattr(data, "_has_rollups", lambda *a: use_rollups)
-        usage, params = data._usage("tenant", "t", dimension, periods)
+        monkeypatch.setattr(consumption, "_has_rollups", lambda *a: use_rollups)
+        usage, params = consumption._usage("tenant", "t", dimension, periods)
         keys = ", ".join(f"f.{c}" for c in rollups.DIMENSION_COLUMNS.get(dimension, ())) or "1"
         return con.execute(f"""
             SELECT {keys}, sum(f.consumed_quantity) FILTER (f.usage_date >= ?),

@@ -1,0 +1,1 @@
+"""Dashboard accounts and tenant settings: the one owner of accounts.db (store, users, tenants)."""

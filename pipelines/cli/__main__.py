@@ -1,0 +1,4 @@
+"""`python -m pipelines.cli`: the same command line as `mira`."""
+from pipelines.cli.app import main
+
+main()

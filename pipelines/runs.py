@@ -1,0 +1,128 @@
+"""Running Dagster jobs in this process, and reading why they failed: one way, used by every caller.
+
+`mira run`, `mira privacy ...`, `mira privacy retention` and the tests execute jobs in process
+(the in-process executor keeps one writer on the warehouse), recorded in the Dagster instance
+under MIRA_HOME so the UI, the daemon and the CLI share one run history. Each caller used to do
+this itself, and the copies had drifted (one unwrapped Dagster's error wrappers, one did not).
+
+The job definition is passed in: this module never imports the code location, so nothing that
+runs a job needs the dbt manifest unless the job itself does.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from pipelines.settings import Settings, get_settings
+
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+"""
+# Dagster wraps what a step raised ("Error occurred while executing op ..."); what ops need is
+# the step's own exception, the wrapper's cause.
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError"}
+
+
+def prepare_dagster_home(settings: Settings | None = None) -> str:
+    """Create DAGSTER_HOME (with a one-writer pool limit) and export it with absolute MIRA_HOME."""
+    settings = settings or get_settings()
+    home = settings.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        cfg.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    os.environ["MIRA_HOME"] = str(settings.home)
+    return str(home)
+
+
+@contextmanager
+def instance_for(settings: Settings) -> Iterator[Any | None]:
+    """The Dagster instance under MIRA_HOME, or None when there has been no run there."""
+    if not (settings.dagster_home / "dagster.yaml").exists():
+        yield None
+        return
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        yield instance
+
+
+def user_error(error):
+    """The step's own error inside Dagster's wrappers (a SerializableErrorInfo, or None)."""
+    while error is not None and error.cause is not None and error.cls_name in _WRAPPERS:
+        error = error.cause
+    return error
+
+
+def error_class(error) -> str:
+    """The class name of the step's own error."""
+    error = user_error(error)
+    return (error.cls_name if error is not None and error.cls_name else None) or "UnknownError"
+
+
+def error_message(error) -> str:
+    """The first line of the step's own error, without the `ClassName: ` Dagster puts before it."""
+    error = user_error(error)
+    if error is None:
+        return ""
+    first = (error.message or "").strip().splitlines()[0] if (error.message or "").strip() else ""
+    head, sep, rest = first.partition(": ")
+    return rest if sep and error.cls_name and head.endswith(error.cls_name) else first
+
+
+@dataclass
+class JobOutcome:
+    run_id: str
+    success: bool
+    failed_step: str | None
+    error: str | None          # first line of the failing step's own error; None on success
+    result: Any                # Dagster's ExecuteInProcessResult, for outputs and check evaluations
+
+    @property
+    def failure(self) -> str:
+        """One line for the user: the failing step and its error."""
+        if self.success:
+            return ""
+        if self.failed_step:
+            return f"step {self.failed_step}: {self.error}"
+        return self.error or "see the Dagster UI"
+
+
+def first_failure(result) -> tuple[str | None, str | None]:
+    """(step, first line of its own error) of the first failed step of a run result."""
+    for ev in result.all_events:
+        if ev.is_step_failure and ev.step_failure_data and ev.step_failure_data.error:
+            return ev.step_key, error_message(ev.step_failure_data.error)
+    return None, None
+
+
+def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = None,
+            settings: Settings | None = None) -> JobOutcome:
+    """Execute `job` in this process, recorded in the instance under MIRA_HOME; never raises
+    for a failed step (the outcome says what failed). `stdout_to`: a log file that takes what
+    steps print (dbt's console output), so it does not garble the CLI's progress bars."""
+    settings = settings or get_settings()
+    prepare_dagster_home(settings)
+    from dagster import DagsterInstance
+
+    instance = DagsterInstance.get()
+    try:
+        with contextlib.ExitStack() as stack:
+            if stdout_to is not None:
+                stdout_to.parent.mkdir(parents=True, exist_ok=True)
+                log = stack.enter_context(open(stdout_to, "a", encoding="utf-8"))
+                stack.enter_context(contextlib.redirect_stdout(log))
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {})
+    finally:
+        instance.dispose()
+    step, error = (None, None) if result.success else first_failure(result)
+    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result)
