@@ -113,12 +113,12 @@ def source_caption(ctx: PageContext) -> None:
                    "role and pseudonym only.")
 
 
-def page_header(ctx: PageContext, title: str) -> tuple[str, str]:
-    """The page's title and, for analysts, where the figures come from; (tenant, source) for the
-    queries, which always take the tenant from the login (ctx), never from a widget."""
+def page_header(ctx: PageContext, title: str, queries):
+    """The page's title and, for analysts, where the figures come from. Returns (queries, tenant,
+    source): a page's queries always take the tenant from the login (ctx), never from a widget."""
     st.title(title)
     source_caption(ctx)
-    return ctx.tenant_id, ctx.source
+    return queries, ctx.tenant_id, ctx.source
 
 
 def empty(frame: pd.DataFrame, message: str) -> bool:

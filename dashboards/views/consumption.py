@@ -19,8 +19,7 @@ DIMENSION_TITLES = {"category": "Category", "material": "Material", "project": "
 
 
 def render(ctx: PageContext) -> None:
-    q = consumption.cached
-    t, src = page_header(ctx, "Consumption")
+    q, t, src = page_header(ctx, "Consumption", consumption.cached)
     bounds = q.usage_bounds(t, src)
     last = bounds.iloc[0]["last_date"] if not bounds.empty else None
     if last is None or pd.isna(last):

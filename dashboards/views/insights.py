@@ -9,14 +9,11 @@ from dashboards.auth import PageContext
 from dashboards.data import insights
 from dashboards.layout import empty, page_header, table
 
-PAGE = "insights"
-
 
 def render(ctx: PageContext) -> None:
-    q = insights.cached
-    t, src = page_header(ctx, "Insights")
-    matrix = q.abc_xyz_matrix(t, src)
-    if empty(matrix, "No data yet: run `mira run`; the classification needs the catalogue and some consumption."):
+    q, t, src = page_header(ctx, "Insights", insights.cached)
+    if empty(matrix := q.abc_xyz_matrix(t, src),
+             "No data yet: run `mira run`; the classification needs the catalogue and some consumption."):
         return
 
     st.subheader("ABC / XYZ")

@@ -14,7 +14,6 @@ from dashboards.data import operations
 from dashboards.layout import table
 from pipelines.settings import get_settings
 
-PAGE = "operations"
 STALE_HOURS = 26      # the marts' freshness checks fail after 26 h too
 
 

@@ -10,14 +10,11 @@ from dashboards.auth import PageContext
 from dashboards.data import stock
 from dashboards.layout import chart_and_table, empty, fmt_number, page_header, table
 
-PAGE = "stock"
-
 
 def render(ctx: PageContext) -> None:
-    q = stock.cached
-    t, src = page_header(ctx, "Stock")
-    by_location = q.stock_by_location(t, src)
-    if empty(by_location, "No data yet: run `mira run` to load movements; stock appears once receipts are processed."):
+    q, t, src = page_header(ctx, "Stock", stock.cached)
+    if empty(by_location := q.stock_by_location(t, src),
+             "No data yet: run `mira run` to load movements; stock appears once receipts are processed."):
         return
     reorder = q.reorder_suggestions(t, src)
     cover = q.days_of_cover(t, None, src)

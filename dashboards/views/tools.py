@@ -12,8 +12,7 @@ PAGE = "tools"
 
 
 def render(ctx: PageContext) -> None:
-    q = tools.cached
-    t, src = page_header(ctx, "Tools")
+    q, t, src = page_header(ctx, "Tools", tools.cached)
     custody = q.tool_custody(t, src)
     util = q.tool_utilisation(t, src)
     if custody.empty and util.empty:

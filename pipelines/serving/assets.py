@@ -26,28 +26,25 @@ warehouse_asset = partial(asset, group_name="serving", kinds={"duckdb"}, pool=WA
 def defs(mart_keys: list[AssetKey], after: list[AssetKey]) -> Definitions:
     deps = [*mart_keys, *after]
 
-    @warehouse_asset(
-        key=ANALYST_KEY,
-        deps=deps,
-        description="Cross-tenant, pseudonymised copy of every mart for analysts (`mira sql`, `mira export`), "
-        "replaced atomically after each build.",
-    )
-    def analyst_snapshot(context: AssetExecutionContext) -> MaterializeResult:
+    def analyst(context: AssetExecutionContext) -> MaterializeResult:
         rows = publish_analyst_snapshot()
         context.log.info(f"published {len(rows)} marts to serving/{ANALYST_FILE}")
         return MaterializeResult(metadata={"tables": len(rows), "rows": sum(rows.values()),
                                            **{f"rows.{t}": n for t, n in rows.items()}})
 
-    @warehouse_asset(
-        key=TENANTS_KEY,
-        deps=deps,
-        description="One encrypted file per tenant (serving/tenants/<tenant>.duckdb) with only that tenant's marts, "
-        "under the tenant's own key; what the customer managers' dashboards read. Replaced atomically.",
-    )
-    def tenant_snapshots(context: AssetExecutionContext) -> MaterializeResult:
+    def tenants(context: AssetExecutionContext) -> MaterializeResult:
         rows = publish_tenants(log=context.log.debug)
         context.log.info(f"published {len(rows)} tenant serving files")
         return MaterializeResult(metadata={"tenants": len(rows), "rows": sum(rows.values())})
+
+    analyst_snapshot = warehouse_asset(
+        key=ANALYST_KEY, deps=deps,
+        description="Cross-tenant, pseudonymised copy of every mart for analysts (`mira sql`, `mira export`), "
+        "replaced atomically after each build.")(analyst)
+    tenant_snapshots = warehouse_asset(
+        key=TENANTS_KEY, deps=deps,
+        description="One encrypted file per tenant (serving/tenants/<tenant>.duckdb) with only that tenant's marts, "
+        "under the tenant's own key; what the customer managers' dashboards read. Replaced atomically.")(tenants)
 
     @warehouse_asset(
         key=OPS_KEY,

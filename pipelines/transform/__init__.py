@@ -1,0 +1,3 @@
+"""The dbt project: DbtProject and dbt build (project.py), the dbt-duckdb plugin, the docs site,
+the dbt assets (assets.py).
+"""
