@@ -118,17 +118,13 @@ class _Pool:
         """A cursor of the shared connection (made under the pool's lock: the parent connection
         is not thread-safe, its cursors are each used by one thread)."""
         cur = con.cursor()
-        cur.execute(f"USE {_ident(catalog)}")
+        cur.execute(f"USE {catalog}")   # the alias serving.files attached it as: an identifier (checked there)
         return cur
 
     def clear(self) -> None:
         with self._lock:
             self._open.clear()
             self._retired.clear()
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 _pool = _Pool()

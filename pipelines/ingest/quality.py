@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.contracts import META_COLUMNS as CONTRACT_META_COLUMNS
 from pipelines.contracts import Contract, Field, load_contract, load_contracts
+from pipelines.warehouse import swap_in
 
 if TYPE_CHECKING:  # pragma: no cover
     import great_expectations as gx
@@ -201,9 +202,7 @@ def _write_atomic(path: Path, payload: dict) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(payload, fh, indent=1, sort_keys=True, default=str)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        swap_in(Path(tmp), path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

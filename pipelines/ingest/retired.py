@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pipelines.ingest.discover import LandingFile
 from pipelines import keys
 from pipelines.settings import Settings, get_settings
+from pipelines.warehouse import swap_in
 
 LIST_FILE = "retired_tenants.json"
 KEY_PURPOSE = "retention"
@@ -106,9 +107,7 @@ class RetiredTenants:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(body + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        swap_in(tmp, self.path)
 
     # -- membership -------------------------------------------------------------------------------
     def token(self, tenant_id: str) -> str:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import duckdb
 
+from pipelines.warehouse import ident
+
 RESTRICTED_SCHEMA = "privacy"
 RESTRICTED_TABLE = "privacy.restricted_subjects"
 # Tables whose rows are people: a restricted person's row is removed, not blanked.
@@ -32,10 +34,6 @@ CREATE TABLE IF NOT EXISTS {RESTRICTED_TABLE} (
     since TIMESTAMPTZ NOT NULL
 );
 """
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def has_restrictions(con: duckdb.DuckDBPyConnection) -> bool:
@@ -62,14 +60,14 @@ def mask_restricted(con: duckdb.DuckDBPyConnection, catalog: str, table: str | N
         "AND column_name = 'tenant_id'", [catalog, schema]).fetchall()}
     done: dict[str, int] = {}
     for name, column in cols:
-        ref = f"{_ident(catalog)}.{_ident(schema)}.{_ident(name)}"
+        ref = f"{ident(catalog)}.{ident(schema)}.{ident(name)}"
         same_tenant = " AND r.tenant_id = t.tenant_id" if name in tenanted else ""
         match = (f"EXISTS (SELECT 1 FROM {RESTRICTED_TABLE} r "
-                 f"WHERE r.user_pseudonym = t.{_ident(column)}{same_tenant})")
+                 f"WHERE r.user_pseudonym = t.{ident(column)}{same_tenant})")
         if name in PERSON_TABLES:
             n = con.execute(f"DELETE FROM {ref} AS t WHERE {match}").fetchone()[0]
         else:
-            n = con.execute(f"UPDATE {ref} AS t SET {_ident(column)} = NULL WHERE {match}").fetchone()[0]
+            n = con.execute(f"UPDATE {ref} AS t SET {ident(column)} = NULL WHERE {match}").fetchone()[0]
         if n:
             done[name] = done.get(name, 0) + n
     return done

@@ -25,6 +25,8 @@ from datetime import date, timedelta
 
 import duckdb
 
+from pipelines.warehouse import ident
+
 SCHEMA = "rollups"
 TABLE = f"{SCHEMA}.usage"
 GRAINS = ("day", "week", "month")
@@ -50,10 +52,6 @@ _MEASURES = """
     count(*) FILTER (f.consumed_value IS NULL) AS rows_without_value"""
 
 
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _select(dimension: str, grain: str) -> str:
     period = "f.usage_date" if grain == "day" else f"CAST(date_trunc('{grain}', f.usage_date) AS DATE)"
     kept = DIMENSION_COLUMNS.get(dimension, ())
@@ -68,7 +66,7 @@ def build(con: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
     grain: each DuckDB table costs about one 256 KB block however few its rows, so sixteen
     small tables grew a tenant's file by 4 MB. Rows are ordered by dimension, grain and period,
     so the scans' filters skip what they can."""
-    cat = _ident(catalog)
+    cat = ident(catalog)
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {cat}.{SCHEMA}")
     parts = [_select(TOTAL, "day")] + [_select(d, g) for d in DIMENSION_COLUMNS for g in GRAINS]
     con.execute(f"""
