@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -86,6 +86,7 @@ class JobOutcome:
     failed_step: str | None
     error: str | None          # first line of the failing step's own error; None on success
     result: Any                # Dagster's ExecuteInProcessResult, for outputs and check evaluations
+    step_seconds: dict[str, float] = field(default_factory=dict)   # step key -> start to end
 
     @property
     def failure(self) -> str:
@@ -122,7 +123,25 @@ def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = Non
                 log = stack.enter_context(open(stdout_to, "a", encoding="utf-8"))
                 stack.enter_context(contextlib.redirect_stdout(log))
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {})
+        seconds = step_seconds(instance, result.run_id)
     finally:
         instance.dispose()
     step, error = (None, None) if result.success else first_failure(result)
-    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result)
+    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result, seconds)
+
+
+def step_seconds(instance, run_id: str) -> dict[str, float]:
+    """Each step's time from its start to its end (success, failure or skip), from the event log."""
+    from dagster import DagsterEventType
+
+    kinds = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE,
+             DagsterEventType.STEP_SKIPPED}
+    start: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        key = entry.step_key
+        if entry.dagster_event.event_type == DagsterEventType.STEP_START:
+            start[key] = entry.timestamp
+        elif key in start:
+            out[key] = round(entry.timestamp - start[key], 2)
+    return out

@@ -12,6 +12,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = REPO_ROOT / "data_contracts"
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+# The variable that hands dbt the warehouse key (the DBT_ENV_SECRET_ prefix makes dbt scrub its
+# value from logs and output); set by pipelines.transform, read by its dbt-duckdb plugin.
+DBT_WAREHOUSE_KEY_VAR = "DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY"
 # Schedules run on the customers' clock (Belgium): a nightly build at 02:00 local time.
 TIMEZONE = "Europe/Brussels"
 

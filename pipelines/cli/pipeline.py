@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pipelines.cli.console import UserError, out, progress
+from pipelines.cli.console import UserError, out, plain, progress
 
 
 class Fmt(str, Enum):
@@ -72,6 +72,12 @@ def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing 
         if not landing.is_dir():
             raise UserError(f"landing folder {landing} does not exist")
         os.environ["MIRA_LANDING"] = str(landing.resolve())
+    from pipelines.ingest import state
+
+    if not full_refresh and (last := state.up_to_date()):
+        plain(f"nothing new since run {last['run_id']} (finished {last['finished_at']}): no landing file "
+              "appeared, changed or went, and the models are the same; nothing to do")
+        return
     from pipelines import progress as pipeline_progress
 
     with progress() as bar:
@@ -109,6 +115,7 @@ def run_full_build(full_refresh: bool = False) -> dict:
     e.g. after a model change that alters columns, or rows deleted from raw outside a purge.
     """
     from pipelines import runs
+    from pipelines.ingest import state
     from pipelines.settings import get_settings
 
     runs.prepare_dagster_home()         # absolute MIRA_HOME before the code location is loaded
@@ -116,15 +123,43 @@ def run_full_build(full_refresh: bool = False) -> dict:
     from pipelines.ingest.status import run_figures
 
     settings = get_settings()
+    seen = state.inputs(settings)       # before the run: a file landing meanwhile is seen by the next one
+    if full_refresh:                    # every mart rebuilt: every serving file written again too
+        from pipelines.serving import versions
+
+        versions.forget(settings)
     # dbt's console output goes to a log file instead of flooding the progress bars.
     outcome = runs.execute(defs.resolve_job_def("full_build"), full_build_run_config(full_refresh=full_refresh),
                            stdout_to=settings.log_dir / "mira-run.log", settings=settings)
-    models = sum(1 for m in outcome.result.get_asset_materialization_events()
-                 if m.asset_key and m.asset_key.path[0] in ("staging", "marts"))
+    events = outcome.result.get_asset_materialization_events()
+    models = sum(1 for m in events if m.asset_key and m.asset_key.path[0] in ("staging", "marts"))
+    published = [m.materialization.partition for m in events
+                 if m.asset_key and m.asset_key.path == ["serving", "tenant_file"]]
     summary = {"run_id": outcome.run_id, "success": outcome.success,
-               "failure": outcome.failure or "see the Dagster UI", "models_built": models}
+               "failure": outcome.failure or "see the Dagster UI", "models_built": models,
+               "phases": phase_seconds(outcome.step_seconds), "tenants_published": sorted(published)}
     summary.update(run_figures(outcome.run_id))
+    if outcome.success:
+        state.record_build(outcome.run_id, seen, settings)
     return summary
+
+
+def phase_seconds(steps: dict[str, float]) -> dict[str, float]:
+    """Seconds per phase of a build (its steps run one after another in process): ingest, dbt,
+    publish (restricted list, serving files), checks (freshness)."""
+    def phase(step: str) -> str:
+        if step == "raw_tables":
+            return "ingest"
+        if step == "mira_dbt_assets":
+            return "dbt"
+        if step.startswith(("serving__", "privacy__")):
+            return "publish"
+        return "checks"
+
+    out: dict[str, float] = {}
+    for step, seconds in steps.items():
+        out[phase(step)] = round(out.get(phase(step), 0.0) + seconds, 2)
+    return {k: out[k] for k in ("ingest", "dbt", "publish", "checks") if k in out}
 
 
 def _print_summary(s: dict) -> None:
@@ -137,6 +172,15 @@ def _print_summary(s: dict) -> None:
     for rule, n in s["quarantined_by_rule"].items():
         out.print(f"    {rule}: {n}")
     out.print(f"  dbt models built: {s['models_built']}")
+    if s.get("phases"):
+        out.print("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in s["phases"].items()))
+    loaded, published = s.get("tenants_loaded", []), s.get("tenants_published", [])
+    out.print(f"  tenants with new data: {len(loaded)}" + (f" ({_few(loaded)})" if loaded else ""))
+    out.print(f"  serving files republished: {len(published)}" + (f" ({_few(published)})" if published else ""))
+
+
+def _few(names: list[str], shown: int = 8) -> str:
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
@@ -152,10 +196,32 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         table.add_row(r["tenant_id"], r["entity"], *(str(r[k]) for k in
                       ("files", "rows_read", "rows_loaded", "rows_quarantined")))
     out.print(table)
+    _print_lag()
     lr = last_run()
     if lr:
         out.print(f"last run {lr['run_id']} finished {lr['finished_at']}: {lr['files_ingested']} files, "
                   f"{lr['rows_loaded']} rows loaded, {lr['rows_quarantined']} quarantined")
+
+
+def _print_lag() -> None:
+    """Per tenant: when its newest file landed, when its serving file was published, and the lag
+    between the two (what its managers waited); `pending` while the file is not yet published."""
+    from datetime import datetime, timezone
+
+    from pipelines.ingest.status import latest_landed
+    from pipelines.serving import versions
+    from pipelines.settings import get_settings
+
+    published = versions.recorded(get_settings())
+    table = Table("tenant", "newest file landed", "ingested", "serving file published", "landing to dashboard")
+    for tenant, (mtime_ns, ingested) in latest_landed().items():
+        landed = datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc) if mtime_ns else None
+        at = published.get(tenant, {}).get("published_at")
+        pub = datetime.fromisoformat(at) if at else None
+        lag = f"{(pub - landed).total_seconds():,.0f} s" if pub and landed and pub >= landed else "pending"
+        table.add_row(tenant, f"{landed:%Y-%m-%d %H:%M:%S}" if landed else "-",
+                      f"{ingested:%Y-%m-%d %H:%M:%S}" if ingested else "-", at or "-", lag)
+    out.print(table)
 
 
 def contracts() -> None:

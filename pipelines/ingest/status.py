@@ -24,6 +24,14 @@ def ingestion_status() -> list[dict]:
                  for c, v in zip(cols, row)} for row in cur.fetchall()]
 
 
+def latest_landed() -> dict[str, tuple]:
+    """tenant -> (newest loaded file's mtime, when it was ingested), from the manifest."""
+    with connect(read_only=True) as con:
+        return {t: (m, i) for t, m, i in con.execute(
+            "SELECT tenant_id, max(mtime_ns), arg_max(ingested_at, mtime_ns) FROM audit.files "
+            "WHERE status = 'loaded' GROUP BY 1 ORDER BY 1").fetchall()}
+
+
 def last_run() -> dict | None:
     with connect(read_only=True) as con:
         cur = con.execute("SELECT * FROM audit.runs ORDER BY finished_at DESC LIMIT 1")
@@ -35,7 +43,7 @@ def run_figures(run_id: str) -> dict:
     """What one run ingested: files by status, rows loaded and quarantined (by rule), rejected files."""
     settings = get_settings()
     figures = {"files_loaded": 0, "files_rejected": 0, "files_duplicate": 0, "rows_loaded": 0,
-               "rows_quarantined": 0, "quarantined_by_rule": {}, "rejected_files": []}
+               "rows_quarantined": 0, "quarantined_by_rule": {}, "rejected_files": [], "tenants_loaded": []}
     if not settings.warehouse_path.exists():
         return figures
     with connect(settings=settings, read_only=True) as con:
@@ -52,6 +60,9 @@ def run_figures(run_id: str) -> dict:
         figures["rejected_files"] = con.execute(
             "SELECT file_path, reason FROM audit.files WHERE run_id = ? AND status = 'rejected' ORDER BY 1",
             [run_id]).fetchall()
+        figures["tenants_loaded"] = [t for (t,) in con.execute(
+            "SELECT DISTINCT tenant_id FROM audit.files WHERE run_id = ? AND status = 'loaded' ORDER BY 1",
+            [run_id]).fetchall()]
         figures["quarantined_by_rule"] = dict(con.execute(
             "SELECT rule_id, count(*) FROM quarantine.rows WHERE run_id = ? GROUP BY 1 ORDER BY 1",
             [run_id]).fetchall())

@@ -36,6 +36,7 @@ from dagster import (
     sensor,
 )
 
+from pipelines.ingest import state
 from pipelines.ingest.discover import landing_fingerprint
 from pipelines.ops import alerts
 from pipelines.runs import user_error
@@ -71,6 +72,8 @@ def landing_sensor_for(job):
         if fp == context.cursor:
             return SkipReason("no new or changed landing files")
         context.update_cursor(fp)
+        if state.up_to_date():   # `mira run` built exactly these files already
+            return SkipReason("the last build already saw these landing files")
         return RunRequest(run_key=fp)
 
     return landing_sensor

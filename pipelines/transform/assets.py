@@ -17,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from pipelines import progress
 from pipelines.settings import get_settings
 from pipelines.transform.project import (
-    DBT_OP, dbt_build_flags, dbt_env, dbt_resource, project, require_manifest,
+    DBT_OP, dbt_build_flags, dbt_env, dbt_resource, project, require_manifest, seed_parse,
 )
 from pipelines.warehouse import WAREHOUSE_POOL
 
@@ -71,6 +71,7 @@ def dbt_assets_def():
                                  full_tests=config.full_tests)]
         # Run artifacts under MIRA_HOME (one folder, replaced each run), not piling up in the repo.
         target = settings.home / "dbt" / "target"
+        seed_parse(target)
         invocation = dbt.cli(args, context=context, target_path=target)
         try:
             for done, event in enumerate(invocation.stream(), start=1):

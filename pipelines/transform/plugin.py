@@ -5,10 +5,12 @@ an encrypted file needs httpfs's crypto module; listing httpfs under `extensions
 dbt-duckdb run INSTALL, which downloads. Here the extension comes from the duckdb-ext-httpfs
 package's folder instead, as in pipelines.warehouse.
 """
+import os
+
 from duckdb import DuckDBPyConnection
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from pipelines.settings import get_settings
+from pipelines.settings import DBT_WAREHOUSE_KEY_VAR, get_settings
 from pipelines.warehouse import extension_directory, literal
 
 
@@ -22,3 +24,10 @@ class Plugin(BasePlugin):
         tmp = get_settings().home / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
         conn.execute(f"SET temp_directory = {literal(tmp)}")
+        # The warehouse is attached here, not by the profile: the profile then names no home, so its
+        # hash (part of dbt's partial-parse state) is the same for every MIRA_HOME, and a fresh home
+        # reuses the parse `make manifest` made instead of parsing the project again. The key goes
+        # in as a parameter; the profile's own `attach` entry (ATTACH IF NOT EXISTS) then finds the
+        # alias taken and does nothing.
+        conn.execute(f"ATTACH {literal(get_settings().warehouse_path)} AS warehouse (ENCRYPTION_KEY ?)",
+                     [os.environ[DBT_WAREHOUSE_KEY_VAR]])

@@ -48,9 +48,10 @@ def test_snapshot_holds_every_mart_and_nothing_else(built):
     marts = tables(home / "warehouse.duckdb", "table_schema = 'marts'")
     assert len(marts) >= 2 and all(n > 0 for n in marts.values())
     assert tables(home / "serving" / "analyst.duckdb") == marts
-    # no temp files or WAL left: the published files only (the tenants' in their own folder)
-    assert sorted(p.name for p in (home / "serving").iterdir()) == ["analyst.duckdb", "keyring.bin", "ops.duckdb",
-                                                                     "tenants"]
+    # no temp files or WAL left: the published files only (the tenants' in their own folder), and
+    # the records of what each was published from
+    assert sorted(p.name for p in (home / "serving").iterdir()) == [
+        "analyst.duckdb", "keyring.bin", "ops.duckdb", "published-analyst.json", "published.json", "tenants"]
 
 
 def test_snapshot_holds_no_identity(built):

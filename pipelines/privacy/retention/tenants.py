@@ -30,6 +30,7 @@ from pipelines.ingest.retired import RetiredTenants
 from pipelines.privacy import dbcopy
 from pipelines.privacy.retention.policy import RUN_ID, Policy, delete_runs, has_table
 from pipelines.runs import prepare_dagster_home
+from pipelines.serving import versions
 from pipelines.serving.files import KEYRING_FILE, TENANTS_DIR, read_keyring, write_keyring
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import requests as vault_requests
@@ -220,6 +221,8 @@ def purge_tenants(settings: Settings, tenants: list[str], names: dict[str, str] 
             counts["tenant_files.serving"] += 1
     counts["tenant_accounts"] += account_tenants.delete_tenants(settings, tenants)
     counts["tenant_keyring_entries"] += _drop_from_keyring(settings, tenants)
+    counts["tenant_publish_records"] += versions.drop(settings, tenants)
+    counts["tenant_partitions.dagster"] += _drop_partitions(instance, tenants)
     for path, purpose in _shared_serving_files(settings):   # analyst snapshot, ops counts
         counts[f"tenant_rows.{purpose}"] += _rewrite_without(path, keys.file_key(purpose, settings=settings),
                                                              tenants, settings)
@@ -234,6 +237,16 @@ def purge_tenants(settings: Settings, tenants: list[str], names: dict[str, str] 
             counts["tenant_rows.warehouse"] += dbcopy.delete_tenant_rows(con, _catalog(con), tenants)
             con.execute("CHECKPOINT")
     return counts
+
+
+def _drop_partitions(instance, tenants: list[str]) -> int:
+    """The tenants' Dagster partitions (serving/tenant_file), when an instance is at hand."""
+    if instance is None:
+        return 0
+    present = set(instance.get_dynamic_partitions(versions.PARTITIONS))
+    for t in sorted(present & set(tenants)):
+        instance.delete_dynamic_partition(versions.PARTITIONS, t)
+    return len(present & set(tenants))
 
 
 def _rewrite_without(path: Path, key: str, tenants: list[str], settings: Settings) -> int:
