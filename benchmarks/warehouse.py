@@ -31,7 +31,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from common import parser  # benchmarks/common.py, beside this script
+from common import parser, split_last_day  # benchmarks/common.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # this checkout's pipelines, whatever the venv's editable install points at
@@ -112,28 +112,6 @@ def ingest(home: Path, landing: Path) -> float:
     subprocess.run([sys.executable, "-c", code], check=True,
                    env=dict(os.environ, MIRA_HOME=str(home), MIRA_LANDING=str(landing), PYTHONPATH=str(REPO)))
     return time.perf_counter() - t0
-
-
-def split_last_day(landing: Path, day: date, day_dir: Path) -> int:
-    """Move day's movements out of the monthly files into day_dir/<tenant>/movements/day.csv."""
-    import duckdb
-
-    con = duckdb.connect()
-    moved = 0
-    for f in sorted(landing.glob("*/movements/*.csv")):
-        tenant = f.parts[-3]
-        con.execute("CREATE OR REPLACE TABLE m AS SELECT * FROM read_csv(?, all_varchar=true, header=true)", [str(f)])
-        n = con.execute("SELECT count(*) FROM m WHERE substr(occurred_at, 1, 10) = ?", [day.isoformat()]).fetchone()[0]
-        if not n:
-            continue
-        out = day_dir / tenant / "movements"
-        out.mkdir(parents=True, exist_ok=True)
-        con.execute(f"COPY (SELECT * FROM m WHERE substr(occurred_at, 1, 10) = '{day.isoformat()}') "
-                    f"TO '{out / 'day.csv'}' (HEADER, DELIMITER ',')")
-        con.execute(f"COPY (SELECT * FROM m WHERE substr(occurred_at, 1, 10) <> '{day.isoformat()}') "
-                    f"TO '{f}' (HEADER, DELIMITER ',')")
-        moved += n
-    return moved
 
 
 def main() -> None:
