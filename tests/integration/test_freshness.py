@@ -168,23 +168,22 @@ def test_incremental_publishing_equals_a_full_rebuild(fresh):
     tenants = sorted(read_keyring())         # the tenants still here (one may have been retired)
     t = tenants[0]
     _new_day(home, t, "day-two")
-    assert run_full_build()["success"]
-    # a correction: the same movement ids with another quantity
-    corrected = home / "landing" / t / "movements" / "day-two-corrected.csv"
     rows = list(csv.DictReader(open(home / "landing" / t / "movements" / "day-two.csv", encoding="utf-8")))
-    for r in rows:
-        r["quantity"] = str(float(r["quantity"]) + 1)
-    with open(corrected, "w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    # a movement of a material that arrives only in the next file
+    # with the new day, a movement of a material that arrives only in the next run
     late = dict(rows[0], movement_id="late-material-move", material_id="late-material-1")
     with open(home / "landing" / t / "movements" / "late.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=list(late))
         w.writeheader()
         w.writerow(late)
     assert run_full_build()["success"]
+    # next run: a correction (the same movement ids with another quantity) and the late material
+    corrected = home / "landing" / t / "movements" / "day-two-corrected.csv"
+    for r in rows:
+        r["quantity"] = str(float(r["quantity"]) + 1)
+    with open(corrected, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
     source = sorted((home / "landing" / t / "materials").glob("*"))[0]
     mats = list(csv.DictReader(open(source, encoding="utf-8")))
     with open(home / "landing" / t / "materials" / "late.csv", "w", newline="", encoding="utf-8") as fh:
