@@ -49,7 +49,7 @@ def publish_analyst_snapshot(settings: Settings | None = None, changed_only: boo
     changed since the snapshot was last published, leave it and return None."""
     settings = settings or get_settings()
     with connect(settings=settings, read_only=True) as con:
-        version = versions.overall(versions.current(con, _tenants(con))) if _has_raw(con) else None
+        version = versions.overall(versions.current(con)) if _has_raw(con) else None
     if changed_only and version and analyst_path(settings).exists() and \
             versions.recorded(settings, ANALYST_RECORD).get("analyst", {}).get("version") == version:
         return None

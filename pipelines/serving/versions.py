@@ -41,12 +41,18 @@ def _manifest_digest() -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "no-manifest"
 
 
-def current(con: duckdb.DuckDBPyConnection, tenants: list[str]) -> dict[str, str]:
-    """tenant -> version of what its file would hold now (the warehouse is `con`'s default catalog)."""
-    parts: dict[str, list[str]] = {t: [_manifest_digest()] for t in tenants}
+def current(con: duckdb.DuckDBPyConnection, tenants: list[str] | None = None) -> dict[str, str]:
+    """tenant -> version of what its file would hold now (the warehouse is `con`'s default catalog).
+    tenants=None: every tenant id any raw table holds (also one whose tenants row has not arrived)."""
+    counts = {entity: {t: f"{n}:{last}" for t, n, last in con.execute(
+        f"SELECT tenant_id, count(*), max(_loaded_at) FROM raw.{entity} GROUP BY 1").fetchall()}
+        for entity in ENTITIES}
+    if tenants is None:
+        tenants = sorted({t for found in counts.values() for t in found if t is not None})
+    digest = _manifest_digest()
+    parts: dict[str, list[str]] = {t: [digest] for t in tenants}
     for entity in ENTITIES:
-        found = dict((t, f"{n}:{last}") for t, n, last in con.execute(
-            f"SELECT tenant_id, count(*), max(_loaded_at) FROM raw.{entity} GROUP BY 1").fetchall())
+        found = counts[entity]
         for t in tenants:
             parts[t].append(f"{entity}={found.get(t, '0:')}")
     has_list = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
