@@ -45,10 +45,11 @@ def last_build(settings: Settings | None = None) -> dict | None:
 
 
 def up_to_date(settings: Settings | None = None) -> dict | None:
-    """The last build when nothing changed since it, else None."""
+    """The last build when nothing changed since it (and what it wrote is still there), else None."""
     settings = settings or get_settings()
     last = last_build(settings)
-    return last if last and last.get("inputs") == inputs(settings) and settings.warehouse_path.exists() else None
+    built = [settings.warehouse_path, settings.serving_dir / "keyring.bin", settings.serving_dir / "analyst.duckdb"]
+    return last if last and last.get("inputs") == inputs(settings) and all(p.exists() for p in built) else None
 
 
 def record_build(run_id: str, seen: str, settings: Settings | None = None) -> None:
