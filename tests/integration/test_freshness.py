@@ -90,6 +90,16 @@ def test_nothing_new_writes_nothing_and_returns_fast(fresh):
     assert result.exit_code == 0, result.output
     assert "nothing new" in result.output
     assert _files(home) == before
+    # what the build wrote must still be there for "nothing to do" to hold
+    from pipelines.ingest import state
+
+    snapshot = home / "serving" / "analyst.duckdb"
+    snapshot.rename(snapshot.with_suffix(".moved"))
+    try:
+        assert state.up_to_date() is None
+    finally:
+        snapshot.with_suffix(".moved").rename(snapshot)
+    assert state.up_to_date() is not None
 
 
 def test_a_second_tenants_new_file_republishes_that_tenant_only(fresh):
