@@ -69,3 +69,14 @@ def get_settings() -> Settings:
         oidc_role_claim=os.environ.get("MIRA_OIDC_ROLE_CLAIM", "mira_role"),
         oidc_tenant_claim=os.environ.get("MIRA_OIDC_TENANT_CLAIM", "mira_tenant"),
     )
+
+
+def dbt_warehouse() -> tuple[Path, str]:
+    """(warehouse path, key) for dbt's plugin, from the variables pipelines.transform sets. No
+    defaults on purpose: a dbt started without them fails instead of writing a stray warehouse
+    (MIRA_HOME would otherwise default to `.mira` under dbt's working folder, the project)."""
+    missing = [v for v in ("MIRA_HOME", DBT_WAREHOUSE_KEY_VAR) if not os.environ.get(v)]
+    if missing:
+        raise RuntimeError(f"dbt was started without {', '.join(missing)}: run it through the pipeline "
+                           "(mira run, pipelines.transform.project.run_dbt_build)")
+    return get_settings().warehouse_path, os.environ[DBT_WAREHOUSE_KEY_VAR]

@@ -5,17 +5,16 @@ an encrypted file needs httpfs's crypto module; listing httpfs under `extensions
 dbt-duckdb run INSTALL, which downloads. Here the extension comes from the duckdb-ext-httpfs
 package's folder instead, as in pipelines.warehouse.
 """
-import os
-
 from duckdb import DuckDBPyConnection
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from pipelines.settings import DBT_WAREHOUSE_KEY_VAR, get_settings
+from pipelines.settings import dbt_warehouse, get_settings
 from pipelines.warehouse import extension_directory, literal
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn: DuckDBPyConnection) -> None:
+        warehouse, key = dbt_warehouse()   # first: without the pipeline's variables, write nothing anywhere
         conn.execute(f"SET extension_directory = {literal(extension_directory())}")
         conn.execute("SET autoinstall_known_extensions = false")
         conn.execute("LOAD httpfs")
@@ -29,5 +28,4 @@ class Plugin(BasePlugin):
         # reuses the parse `make manifest` made instead of parsing the project again. The key goes
         # in as a parameter; the profile's own `attach` entry (ATTACH IF NOT EXISTS) then finds the
         # alias taken and does nothing.
-        conn.execute(f"ATTACH {literal(get_settings().warehouse_path)} AS warehouse (ENCRYPTION_KEY ?)",
-                     [os.environ[DBT_WAREHOUSE_KEY_VAR]])
+        conn.execute(f"ATTACH {literal(warehouse)} AS warehouse (ENCRYPTION_KEY ?)", [key])
