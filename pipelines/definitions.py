@@ -14,7 +14,7 @@ from pipelines.transform import assets as transform
 marts = transform.mart_keys()
 
 defs = Definitions.merge(
-    ingest.defs(),
+    ingest.defs(after=[serving.TENANTS_KEY]),
     transform.defs(),
     serving.defs(marts, after=[privacy.RESTRICTIONS_KEY]),
     privacy.defs(marts),

@@ -17,7 +17,7 @@
         tenant_id,
         max(stock_date) as as_of_date,
         min(stock_date) as first_movement_date
-    from {{ ref('fct_stock_levels_daily') }}
+    from {{ tenant_ref('fct_stock_levels_daily') }}
     group by tenant_id
 {%- endmacro %}
 

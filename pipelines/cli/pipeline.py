@@ -203,9 +203,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
                   f"{lr['rows_loaded']} rows loaded, {lr['rows_quarantined']} quarantined")
 
 
-def _print_lag() -> None:
-    """Per tenant: when its newest file landed, when its serving file was published, and the lag
-    between the two (what its managers waited); `pending` while the file is not yet published."""
+def lag_rows() -> list[dict]:
+    """Per tenant: when its newest file landed (its mtime), when it was ingested, when the
+    tenant's serving file was last published, and the lag between landing and publishing in
+    seconds (None while the newest file is not yet published: `pending`)."""
     from datetime import datetime, timezone
 
     from pipelines.ingest.status import latest_landed
@@ -213,14 +214,23 @@ def _print_lag() -> None:
     from pipelines.settings import get_settings
 
     published = versions.recorded(get_settings())
-    table = Table("tenant", "newest file landed", "ingested", "serving file published", "landing to dashboard")
+    rows = []
     for tenant, (mtime_ns, ingested) in latest_landed().items():
         landed = datetime.fromtimestamp(mtime_ns / 1e9, timezone.utc) if mtime_ns else None
         at = published.get(tenant, {}).get("published_at")
         pub = datetime.fromisoformat(at) if at else None
-        lag = f"{(pub - landed).total_seconds():,.0f} s" if pub and landed and pub >= landed else "pending"
-        table.add_row(tenant, f"{landed:%Y-%m-%d %H:%M:%S}" if landed else "-",
-                      f"{ingested:%Y-%m-%d %H:%M:%S}" if ingested else "-", at or "-", lag)
+        lag = (pub - landed).total_seconds() if pub and landed and pub >= landed else None
+        rows.append({"tenant_id": tenant, "landed": landed, "ingested": ingested, "published": pub,
+                     "lag_seconds": lag})
+    return rows
+
+
+def _print_lag() -> None:
+    table = Table("tenant", "newest file landed", "ingested", "serving file published", "landing to dashboard")
+    for r in lag_rows():
+        when = (lambda d: f"{d:%Y-%m-%d %H:%M:%S}" if d else "-")
+        lag = f"{r['lag_seconds']:,.0f} s" if r["lag_seconds"] is not None else "pending"
+        table.add_row(r["tenant_id"], when(r["landed"]), when(r["ingested"]), when(r["published"]), lag)
     out.print(table)
 
 

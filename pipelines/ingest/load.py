@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_contract, q
 from pipelines.ingest.discover import LandingFile, discover
-from pipelines.ingest.readers import FileRejected, read_into
+from pipelines.ingest.readers import FileRejected, read_csv_files, read_into
 from pipelines.ingest.retired import RetiredTenants
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import store as vault
@@ -169,20 +169,27 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
     """Read, check and merge a group of files of one entity in a single transaction."""
     stage = f"stage_{contract.entity}"
     text_cols = ", ".join(f"{q(n)} VARCHAR" for n in contract.field_names)
-    # Files are read into a temp table first, each in its own statement, so a file that fails
-    # to parse aborts nothing else; only then one transaction writes rows, quarantine and manifest.
+    # Files are read into a temp table first (CSV files sharing a header in one statement; a
+    # statement that fails is read again file by file), so a file that fails to parse aborts
+    # nothing else; only then one transaction writes rows, quarantine and manifest.
     con.execute(f"CREATE OR REPLACE TEMP TABLE {stage} (_file_no INTEGER, "
                 f"_folder_tenant VARCHAR, {text_cols}, _rule VARCHAR)")
     rule_sql = _case_rule(contract)
     readable: dict[int, tuple[LandingFile, str, int, int]] = {}   # file_no -> (file, hash, rows, first rowid)
     rejected: list[tuple[LandingFile, str, FileRejected]] = []
     try:
-        for i, (f, digest) in enumerate(batch):
-            try:
-                start = con.execute(f"SELECT count(*) FROM {stage}").fetchone()[0]
-                readable[i] = (f, digest, read_into(con, stage, f, contract, i, rule_sql), start)
-            except FileRejected as rej:
-                rejected.append((f, digest, rej))
+        # CSV files in one pass per header (readers.read_csv_files); other formats file by file.
+        counted, refused = read_csv_files(con, stage, [(i, f) for i, (f, _) in enumerate(batch) if f.fmt == "csv"],
+                                          contract, rule_sql)
+        for i, (f, _) in enumerate(batch):
+            if f.fmt != "csv":
+                try:
+                    counted[i] = read_into(con, stage, f, contract, i, rule_sql)
+                except FileRejected as rej:
+                    refused.append((i, rej))
+        rejected = [(batch[i][0], batch[i][1], rej) for i, rej in sorted(refused, key=lambda r: r[0])]
+        starts = dict(con.execute(f"SELECT _file_no, min(rowid) FROM {stage} GROUP BY 1").fetchall()) if counted else {}
+        readable = {i: (batch[i][0], batch[i][1], counted[i], starts[i]) for i in sorted(counted)}
         checked = _check(con, contract, stage) if readable else None
         if checked and contract.entity == "users":
             write_identities(con, checked)

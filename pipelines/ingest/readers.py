@@ -82,6 +82,78 @@ def _select_list(columns: list[str], contract: Contract) -> str:
     return ", ".join(parts)
 
 
+def _csv_scan(columns: list[str], source: str, extra: str = "") -> str:
+    """read_csv of `source` (a parameter: one path or a list) with the header's columns as text."""
+    spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
+    return (f"read_csv({source}, header=true, auto_detect=false, columns={spec}, delim=',', quote='\"', "
+            f"escape='\"', strict_mode=true, null_padding=false, parallel=true{extra})")
+
+
+def read_csv_files(con: duckdb.DuckDBPyConnection, stage: str, files: list[tuple[int, LandingFile]],
+                   contract: Contract, rule_sql: str = "NULL") -> tuple[dict[int, int], list[tuple[int, FileRejected]]]:
+    """Append many CSV files of one entity to the staging table: {file_no: rows}, [(file_no, why rejected)].
+
+    Files with the same header are read in one statement (one scan over all their bytes, the
+    rule evaluated in the same pass), so a landing of many small files costs per byte, not per
+    file; each row still carries its file's number, and each file's rows stay contiguous and in
+    order (preserve_insertion_order), which is checked before they are counted. A group that
+    fails to parse, or whose rows came back out of order, is read again file by file, so the
+    broken file is named and rejected alone and the others load."""
+    rows: dict[int, int] = {}
+    rejected: list[tuple[int, FileRejected]] = []
+    groups: dict[tuple[str, ...], list[tuple[int, LandingFile]]] = {}
+    for no, f in files:
+        try:
+            if f.size == 0:
+                raise FileRejected("file.empty", "file is empty")
+            groups.setdefault(tuple(_csv_header(f, contract)), []).append((no, f))
+        except FileRejected as rej:
+            rejected.append((no, rej))
+    for columns, members in groups.items():
+        counted = _read_group(con, stage, list(columns), members, contract, rule_sql) if len(members) > 1 else None
+        if counted is None:
+            for no, f in members:
+                try:
+                    rows[no] = read_into(con, stage, f, contract, no, rule_sql)
+                except FileRejected as rej:
+                    rejected.append((no, rej))
+            continue
+        for no, _ in members:
+            if counted.get(no, 0) == 0:
+                rejected.append((no, FileRejected("file.no_rows", "file has no data rows (header only?)")))
+            else:
+                rows[no] = counted[no]
+    return rows, rejected
+
+
+def _read_group(con, stage: str, columns: list[str], members: list[tuple[int, LandingFile]], contract: Contract,
+                rule_sql: str) -> dict[int, int] | None:
+    """One INSERT for files sharing a header; {file_no: rows}, or None (nothing inserted) when it
+    cannot be trusted: a parse error somewhere, or a file's rows not contiguous."""
+    import pyarrow as pa
+
+    names = pa.table({"filename": [str(f.path) for _, f in members], "_file_no": [no for no, _ in members],
+                      "_folder_tenant": [f.tenant_id for _, f in members]})
+    con.register("_group_files", names)
+    try:
+        nos = [no for no, _ in members]
+        try:
+            con.execute(
+                f"INSERT INTO {stage} SELECT *, {rule_sql} FROM (SELECT g._file_no, g._folder_tenant, "
+                f"{_select_list(columns, contract)} FROM {_csv_scan(columns, '?', ', filename=true')} "
+                "JOIN _group_files g USING (filename))", [names.column("filename").to_pylist()])
+        except duckdb.Error:
+            return None
+        stats = con.execute(f"SELECT _file_no, count(*), max(rowid) - min(rowid) + 1 FROM {stage} "
+                            "WHERE list_contains(?, _file_no) GROUP BY 1", [nos]).fetchall()
+        if any(n != span for _, n, span in stats):
+            con.execute(f"DELETE FROM {stage} WHERE list_contains(?, _file_no)", [nos])
+            return None
+        return {no: n for no, n, _ in stats}
+    finally:
+        con.unregister("_group_files")
+
+
 def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contract: Contract, file_no: int,
               rule_sql: str = "NULL") -> int:
     """Append the rows of f to the staging table; return how many. Raises FileRejected.
@@ -98,13 +170,8 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
     try:
         if f.fmt == "csv":
             columns = _csv_header(f, contract)
-            spec = "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}"
-            con.execute(
-                f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
-                f"FROM read_csv(?, header=true, auto_detect=false, columns={spec}, delim=',', quote='\"', "
-                "escape='\"', strict_mode=true, null_padding=false, parallel=true))",
-                [f.tenant_id, str(f.path)],
-            )
+            con.execute(f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
+                        f"FROM {_csv_scan(columns, '?')})", [f.tenant_id, str(f.path)])
         elif f.fmt == "jsonl":
             try:
                 keys = [r[0] for r in con.execute(

@@ -15,7 +15,8 @@ from dagster import (
 from pipelines.serving import versions
 from pipelines.serving.files import ANALYST_FILE
 from pipelines.serving.ops_file import publish_ops
-from pipelines.serving.publish import publish_analyst_snapshot, publish_tenants, tenant_ids
+from pipelines.serving.analyst import publish_analyst_snapshot
+from pipelines.serving.publish import publish_tenants, tenant_ids
 from pipelines.warehouse import WAREHOUSE_POOL
 
 ANALYST_KEY = AssetKey(["serving", "analyst"])
@@ -61,8 +62,9 @@ def defs(mart_keys: list[AssetKey], after: list[AssetKey]) -> Definitions:
         return MaterializeResult(metadata={"tenants": len(wanted), "published": len(rows), "rows": sum(rows.values()),
                                            "published_tenants": ", ".join(sorted(rows)) or "none"})
 
+    # The tenants' files first: they are what customers wait for; the analyst and ops files follow.
     analyst_snapshot = warehouse_asset(
-        key=ANALYST_KEY, deps=deps,
+        key=ANALYST_KEY, deps=[*deps, TENANTS_KEY],
         description="Cross-tenant, pseudonymised copy of every mart for analysts (`mira sql`, `mira export`), "
         "replaced atomically after each build.")(analyst)
     tenant_snapshots = warehouse_asset(
@@ -72,7 +74,7 @@ def defs(mart_keys: list[AssetKey], after: list[AssetKey]) -> Definitions:
 
     @warehouse_asset(
         key=OPS_KEY,
-        deps=[AssetKey(["raw", "movements"])],
+        deps=[AssetKey(["raw", "movements"]), TENANTS_KEY],
         description="Counts for the Operations page (freshness, quarantine per rule, runs with their status, failures "
         "by step and error class); no business or personal data.",
     )

@@ -61,6 +61,13 @@ def ops_path(settings: Settings | None = None) -> Path:
     return (settings or get_settings()).serving_dir / OPS_FILE
 
 
+def remove_leftovers(folder: Path, prefix: str = TMP_PREFIX) -> None:
+    """Temporary files of a publish that crashed (and their WALs): never valid serving files."""
+    if folder.is_dir():
+        for stale in folder.glob(f"{prefix}*"):
+            stale.unlink(missing_ok=True)
+
+
 # -- keys ---------------------------------------------------------------------------------------
 
 def _keyring_key(settings: Settings, master: bytes | None = None) -> bytes:

@@ -25,8 +25,7 @@ from datetime import datetime, timezone
 
 from pipelines import keys
 from pipelines.runs import error_class, instance_for
-from pipelines.serving.files import OPS_FILE, TMP_PREFIX
-from pipelines.serving.publish import _remove_leftovers
+from pipelines.serving.files import OPS_FILE, TMP_PREFIX, remove_leftovers
 from pipelines.settings import Settings, get_settings
 from pipelines.warehouse import attach, connect, swap_in
 
@@ -143,5 +142,5 @@ def publish_ops(settings: Settings | None = None, instance=None) -> dict[str, in
             con.execute("DETACH ops_copy")
         swap_in(tmp, settings.serving_dir / OPS_FILE)
     finally:
-        _remove_leftovers(settings.serving_dir)
+        remove_leftovers(settings.serving_dir)
     return rows

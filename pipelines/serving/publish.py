@@ -16,77 +16,19 @@ tenant's own key.
 """
 from __future__ import annotations
 
+import threading
 import uuid
 from pathlib import Path
 from typing import Callable
 
-from pipelines import keys
 from pipelines.contracts import is_tenant_id
 from pipelines.serving import rollups, versions
-from pipelines.serving.files import MARTS, TENANTS_DIR, TMP_PREFIX, analyst_path, tenant_path, write_keyring
-from pipelines.serving.restrictions import mask_restricted
+from pipelines.serving.analyst import publish_analyst_snapshot
+from pipelines.serving.files import MARTS, TENANTS_DIR, TMP_PREFIX, remove_leftovers, tenant_path, write_keyring
+from pipelines.serving.restrictions import has_restrictions, mask_restricted
 from pipelines.settings import Settings, get_settings
 from pipelines.vault.serving_keys import serving_keys
 from pipelines.warehouse import attach, connect, ident, swap_in
-
-_ANALYST_TMP = ".analyst-"
-
-
-def _remove_leftovers(folder: Path, prefix: str = TMP_PREFIX) -> None:
-    """Temporary files of a publish that crashed (and their WALs): never valid serving files."""
-    if folder.is_dir():
-        for stale in folder.glob(f"{prefix}*"):
-            stale.unlink(missing_ok=True)
-
-
-ANALYST_RECORD = versions.ANALYST_RECORD_FILE
-
-
-def publish_analyst_snapshot(settings: Settings | None = None, changed_only: bool = False) -> dict[str, int] | None:
-    """Copy every table and view of the warehouse's marts schema into a fresh analyst snapshot
-    and swap it in atomically. Returns rows per table. Raises if there is no mart to publish
-    (an empty snapshot would silently replace a good one). changed_only: when no tenant's data
-    changed since the snapshot was last published, leave it and return None."""
-    settings = settings or get_settings()
-    with connect(settings=settings, read_only=True) as con:
-        version = versions.overall(versions.current(con)) if _has_raw(con) else None
-    if changed_only and version and analyst_path(settings).exists() and \
-            versions.recorded(settings, ANALYST_RECORD).get("analyst", {}).get("version") == version:
-        return None
-    folder = settings.serving_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(folder, _ANALYST_TMP)
-    tmp = folder / f"{_ANALYST_TMP}{uuid.uuid4().hex}.duckdb"
-    rows: dict[str, int] = {}
-    try:
-        # The warehouse opened read-only (nothing here can change it); the snapshot attached
-        # read-write. Views in marts are resolved against the warehouse and land as tables.
-        with connect(settings=settings, read_only=True) as con:
-            tables = [t for (t,) in con.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_catalog = current_database() AND table_schema = ? ORDER BY 1",
-                [MARTS]).fetchall()]
-            if not tables:
-                raise RuntimeError("the warehouse has no marts to publish: build the dbt models first")
-            # Encrypted with the analyst key (derived from the master key), like every file here.
-            attach(con, tmp, "snapshot", keys.file_key("analyst", settings=settings))
-            con.execute(f"CREATE SCHEMA snapshot.{MARTS}")
-            for table in tables:
-                name = f"{MARTS}.{ident(table)}"
-                con.execute(f"CREATE TABLE snapshot.{name} AS SELECT * FROM {name}")
-                mask_restricted(con, "snapshot", table)  # restricted people leave person-level marts
-                rows[table] = con.execute(f"SELECT count(*) FROM snapshot.{name}").fetchone()[0]
-            con.execute("DETACH snapshot")  # checkpoints and closes: the file is complete, no WAL
-        swap_in(tmp, analyst_path(settings))
-        versions.save(settings, {"analyst": {"version": version, "published_at": versions.now()}}, ANALYST_RECORD)
-    finally:
-        _remove_leftovers(folder, _ANALYST_TMP)
-    return rows
-
-
-def _has_raw(con) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                            "AND schema_name = 'raw' AND table_name = 'tenants'").fetchone()[0])
 
 
 def _tenants(con) -> list[str]:
@@ -106,13 +48,17 @@ def tenant_ids(settings: Settings | None = None) -> list[str]:
 CALENDAR = ("dim_date", "date_day")
 
 
-def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, folder: Path, settings: Settings) -> int:
-    """Write one tenant's serving file (its rows of every mart, masked, plus rollups); rows written."""
+def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, folder: Path, settings: Settings,
+                 alias: str = "tenant_copy", restricted: bool = False) -> int:
+    """Write one tenant's serving file (its rows of every mart, masked, plus rollups); rows written.
+
+    A statement per table and a few per file: with hundreds of tenants the fixed cost per file,
+    not the rows, is what a publish pays (the restriction mask runs once per file, and only when
+    somebody is restricted; the rows are counted from the catalog, not table by table)."""
     tmp = folder / f"{TMP_PREFIX}{uuid.uuid4().hex}.duckdb"
-    attach(con, tmp, "tenant_copy", key)
-    con.execute(f"CREATE SCHEMA tenant_copy.{MARTS}")
+    attach(con, tmp, alias, key)
+    con.execute(f"CREATE SCHEMA {alias}.{MARTS}")
     names = {t for t, _ in tables}
-    n = 0
     for table, tenanted in tables:
         name = f"{MARTS}.{ident(table)}"
         where, params = (" WHERE tenant_id = ?", [tenant]) if tenanted else ("", [])
@@ -121,15 +67,23 @@ def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, fol
                      f"WHERE tenant_id = ?) AND (SELECT max(movement_date) FROM {MARTS}.fct_stock_movements "
                      "WHERE tenant_id = ?)")
             params = [tenant, tenant]
-        con.execute(f"CREATE TABLE tenant_copy.{name} AS SELECT * FROM {name}{where}", params)
-        mask_restricted(con, "tenant_copy", table)
-        n += con.execute(f"SELECT count(*) FROM tenant_copy.{name}").fetchone()[0]
+        con.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM {name}{where}", params)
+    if restricted:
+        mask_restricted(con, alias)
     if {"fct_material_usage_daily", "dim_materials"} <= names:
-        n += sum(rollups.build(con, "tenant_copy").values())   # from the masked copy
-        mask_restricted(con, "tenant_copy", schema=rollups.SCHEMA)
-    con.execute("DETACH tenant_copy")
+        rollups.build(con, alias)              # from the masked copy, and masked again all the same
+        if restricted:
+            mask_restricted(con, alias, schema=rollups.SCHEMA)
+    n = con.execute("SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE database_name = ?",
+                    [alias]).fetchone()[0]
+    con.execute(f"DETACH {alias}")
     swap_in(tmp, tenant_path(tenant, settings))
-    return n
+    return int(n)
+
+
+# Tenant files written side by side: each is a few dozen small statements, mostly one thread's
+# work, so two writers keep both cores of a small machine busy.
+PUBLISH_WORKERS = 2
 
 
 def publish_tenants(settings: Settings | None = None, log=lambda m: None, changed_only: bool = False,
@@ -143,7 +97,7 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
     settings = settings or get_settings()
     folder = settings.serving_dir / TENANTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(folder)
+    remove_leftovers(folder)
     with connect(settings=settings, read_only=True) as con:
         tenants = _tenants(con)
         now_versions = versions.current(con, tenants)
@@ -154,6 +108,7 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
     write_keyring(ring, settings)
     rows: dict[str, int] = {}
     record = {t: v for t, v in before.items() if t in tenants}
+    lock = threading.Lock()
     try:
         with connect(settings=settings, read_only=True) as con:
             tables = con.execute(
@@ -161,18 +116,59 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                 "JOIN information_schema.columns c USING (table_catalog, table_schema, table_name) "
                 "WHERE t.table_catalog = current_database() AND t.table_schema = ? GROUP BY 1 ORDER BY 1",
                 [MARTS]).fetchall()
-            for i, tenant in enumerate(due, start=1):
-                rows[tenant] = _copy_tenant(con, tables, tenant, ring[tenant], folder, settings)
-                record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
-                on_published(tenant, rows[tenant])
-                log(f"published tenant {i}/{len(due)}")
+            restricted = has_restrictions(con)
+            queue = iter(due)
+
+            def worker(no: int) -> None:
+                cur = con.cursor()             # the same database, a connection of its own
+                try:
+                    cur.execute(f"USE {ident(_catalog(con))}")
+                    while True:
+                        with lock:
+                            tenant = next(queue, None)
+                        if tenant is None:
+                            return
+                        n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
+                                         alias=f"tenant_copy_{no}", restricted=restricted)
+                        with lock:
+                            rows[tenant] = n
+                            record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
+                            on_published(tenant, n)
+                            log(f"published tenant {len(rows)}/{len(due)}")
+                finally:
+                    cur.close()
+
+            _run_workers(worker, min(PUBLISH_WORKERS, len(due)))
     finally:
         versions.save(settings, record)
-        _remove_leftovers(folder)
+        remove_leftovers(folder)
     for stale in folder.glob("*.duckdb"):
         if stale.stem not in tenants:
             stale.unlink()
     return rows
+
+
+def _catalog(con) -> str:
+    return con.execute("SELECT current_database()").fetchone()[0]
+
+
+def _run_workers(worker: Callable[[int], None], n: int) -> None:
+    """Run worker(0..n-1) in threads; the first error is raised once all have stopped."""
+    errors: list[BaseException] = []
+
+    def guarded(no: int) -> None:
+        try:
+            worker(no)
+        except BaseException as exc:   # noqa: BLE001 - re-raised below, in the caller's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(i,), name=f"publish-{i}") for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
 
 
 def has_marts(settings: Settings) -> bool:

@@ -1,23 +1,22 @@
 """The dbt project as Dagster assets: each model its own asset, dbt tests as asset checks.
 
+dbt runs in the step's own process (pipelines.transform.runner), not as a second Python.
 Built lazily, by a cached factory (as in dagster's dbt examples): importing this module reads no
 manifest, so unit tests and tools that never load the code location need no `make manifest`;
 `dbt_assets_def()` raises a clear error when the manifest is missing.
 """
 
-import os
-import subprocess
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, Config, Definitions
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, dbt_assets
 
 from pipelines import progress
 from pipelines.settings import get_settings
 from pipelines.transform.project import (
-    DBT_OP, dbt_build_flags, dbt_env, dbt_resource, project, require_manifest, seed_parse,
+    DBT_OP, dbt_build_flags, dbt_env, project, require_manifest, seed_parse,
 )
 from pipelines.warehouse import WAREHOUSE_POOL
 
@@ -61,31 +60,35 @@ def dbt_assets_def():
         project=project(),
         pool=WAREHOUSE_POOL,  # dbt writes warehouse.duckdb: never beside another writer (DuckDB: one writer)
     )
-    def mira_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    def mira_dbt_assets(context: AssetExecutionContext, config: DbtBuildConfig):
         """Build the staging views and marts; dbt tests report as asset checks."""
+        from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
+
+        from pipelines.transform import runner
+
         settings = get_settings()
-        os.environ.update(dbt_env(settings.home))  # DbtCliResource hands os.environ to dbt
+        manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
+        select, indirect = runner.selection_args(context, manifest, translator)
+        args = ["build", *dbt_build_flags(full_refresh=config.full_refresh, unit_tests=config.unit_tests,
+                                          full_tests=config.full_tests), *select]
+        if indirect:
+            args += ["--indirect-selection", indirect]
         total = len(context.selected_asset_keys) + len(context.selected_asset_check_keys)
-        args = ["build", "--log-path", str(settings.log_dir / "dbt"),
-                *dbt_build_flags(full_refresh=config.full_refresh, unit_tests=config.unit_tests,
-                                 full_tests=config.full_tests)]
+        done = 0
+
+        def finished(event: dict) -> None:
+            nonlocal done
+            done += 1
+            progress.report("dbt build", min(done, total), total)
+
         # Run artifacts under MIRA_HOME (one folder, replaced each run), not piling up in the repo.
         target = settings.home / "dbt" / "target"
         seed_parse(target)
-        invocation = dbt.cli(args, context=context, target_path=target)
-        try:
-            for done, event in enumerate(invocation.stream(), start=1):
-                progress.report("dbt build", min(done, total), total)
-                yield event
-        finally:
-            # If this step fails while dbt still runs (an event it cannot map, a cancelled run),
-            # dbt must not live on holding the warehouse's write lock for the steps after it.
-            if invocation.process.poll() is None:
-                invocation.process.terminate()
-                try:
-                    invocation.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    invocation.process.kill()
+        ok, results, outcome = runner.invoke(args, target, settings.log_dir / "dbt", dbt_env(settings.home),
+                                             on_event=finished)
+        yield from runner.dagster_events(results, manifest, translator, context, target)
+        if not ok:
+            raise runner.DbtStepFailed(runner.failure_summary(outcome))
 
     return mira_dbt_assets
 
@@ -97,4 +100,4 @@ def mart_keys() -> list[AssetKey]:
 
 
 def defs() -> Definitions:
-    return Definitions(assets=[dbt_assets_def()], resources={"dbt": dbt_resource()})
+    return Definitions(assets=[dbt_assets_def()])

@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from dagster_dbt import DbtCliResource, DbtProject
+from dagster_dbt import DbtProject
 
 from pipelines import keys
 from pipelines.settings import DBT_PROJECT_DIR, DBT_WAREHOUSE_KEY_VAR, get_settings
@@ -112,10 +112,6 @@ class DbtBuildError(RuntimeError):
         super().__init__(f"dbt build failed (exit code {returncode}):\n{tail}")
         self.returncode = returncode
         self.output = output
-
-
-def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=project(), dbt_executable=dbt_executable())
 
 
 def run_dbt_build(home: Path, *, select: str | None = None, full_refresh: bool = False,

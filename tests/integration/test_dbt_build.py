@@ -276,7 +276,6 @@ def test_dagster_materialize_runs_dbt_build_with_checks(transform, tmp_path, mon
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [dbt_assets_def()],
-            resources={"dbt": transform.dbt_resource()},
             instance=instance,
         )
     assert result.success
@@ -297,7 +296,7 @@ def test_dagster_materialize_runs_dbt_build_with_checks(transform, tmp_path, mon
     with DagsterInstance.ephemeral() as instance:
         result = materialize(
             [dbt_assets_def()], selection=[ledger],
-            resources={"dbt": transform.dbt_resource()}, instance=instance,
+            instance=instance,
             run_config={"ops": full_build_run_config(full_refresh=True)["ops"]},
         )
     assert result.success

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.settings import get_settings
 from tests.conftest import point_at
 
 END = date(2026, 10, 30)
@@ -60,7 +61,17 @@ def _new_day(home: Path, tenant: str, name: str, n: int = 3) -> int:
     return len(rows)
 
 
-def _tables(path: Path, key: str) -> dict[str, list[tuple]]:
+def _key(purpose: str) -> str:
+    from pipelines import keys
+
+    return keys.file_key(purpose)
+
+
+def summary_seconds(summary: dict) -> float:
+    return sum(summary["phases"].values())
+
+
+def _tables(path: Path, key: str | None) -> dict[str, list[tuple]]:
     """Every table of a serving file, rows sorted, without the stamps of when the pipeline loaded or
     built a row (built_at, loaded_at, first_/last_loaded_at): a full rebuild stamps every row anew."""
     from pipelines.warehouse import open_file
@@ -124,6 +135,32 @@ def test_a_second_tenants_new_file_republishes_that_tenant_only(fresh):
         after = con.execute(count, [b]).fetchone()[0]
     assert after > before and a != b
     assert after - before >= n          # every new movement is at least one ledger leg
+
+    # the reports were recomputed for that tenant only (macros/tenant_incremental.sql)
+    with open_file(home / "warehouse.duckdb", read_only=True) as con:
+        rebuilt = con.execute("SELECT model_name, tenant_id, loaded_at FROM intermediate.tenant_builds "
+                              "WHERE model_name = 'rpt_stock_on_hand' ORDER BY tenant_id").fetchall()
+        newest = con.execute("SELECT max(_loaded_at) FROM raw.movements").fetchone()[0]
+    assert [t for _, t, at in rebuilt if at == newest] == [b]
+
+    # the analyst snapshot was brought up to date tenant by tenant, and equals a whole copy
+    from pipelines.serving import analyst
+
+    incremental = _tables(analyst_path(), None)
+    analyst._write_whole(get_settings(), whole := home / "whole-analyst.duckdb")
+    try:
+        assert _tables(whole, _key("analyst")) == incremental
+    finally:
+        whole.unlink()
+
+    # `mira status`: landing to dashboard, per tenant, from the newest file's mtime to the publish
+    from pipelines.cli.pipeline import lag_rows
+
+    lag = {r["tenant_id"]: r for r in lag_rows()}
+    newest_file = (home / "landing" / b / "movements" / "second-tenant-day.csv").stat().st_mtime
+    assert lag[b]["landed"].timestamp() == pytest.approx(newest_file, abs=1e-3)
+    assert lag[b]["lag_seconds"] == pytest.approx(lag[b]["published"].timestamp() - newest_file, abs=1e-2)
+    assert 0 < lag[b]["lag_seconds"] < summary_seconds(summary) + 60
 
 
 def test_tenants_are_partitions_that_follow_the_tenants(fresh):

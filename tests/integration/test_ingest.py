@@ -237,3 +237,42 @@ def test_csv_with_a_utf8_bom_and_columns_in_another_order(mira_home, landing):
     report = ingest()
     assert report.rows_loaded == 1 and not report.quarantined_by_rule
     assert q(mira_home, "SELECT movement_id, quantity FROM raw.movements") == [("M1", 3)]
+
+
+def test_many_small_files_are_read_in_one_pass_with_per_file_numbers(mira_home, landing, monkeypatch):
+    """Files of one entity sharing a header are read by one statement, yet every row keeps its
+    own file and line, each file its own manifest record and reconciliation; a broken file in
+    the group is found by reading the group again file by file, and only it is rejected."""
+    from pipelines.ingest import readers
+
+    groups = []
+    real_group = readers._read_group
+    monkeypatch.setattr(readers, "_read_group",
+                        lambda con, stage, cols, members, *a: groups.append(len(members)) or real_group(
+                            con, stage, cols, members, *a))
+    for i in range(12):   # a bad row at line i % 4 + 1 of every file
+        rows = [movement(f"F{i}-{j}") for j in range(4)]
+        rows[i % 4] = movement(f"F{i}-{i % 4}", quantity="many")
+        write_csv(landing / f"acme/movements/day-{i:02d}.csv", MOVEMENT_FIELDS, rows)
+    report = ingest()
+    assert groups == [12]                         # one statement for the twelve files
+    assert report.quarantined_by_rule == {"movements.quantity.type": 12}
+    numbers = q(mira_home, "SELECT file_path, row_number FROM quarantine.rows ORDER BY file_path")
+    assert numbers == [(f"acme/movements/day-{i:02d}.csv", i % 4 + 1) for i in range(12)]
+    lines = q(mira_home, "SELECT _source_file, _source_row, movement_id FROM raw.movements")
+    assert all(mid == f"F{int(f[-6:-4])}-{row - 1}" for f, row, mid in lines) and len(lines) == 36
+    assert q(mira_home, "SELECT count(*), sum(rows_read), sum(rows_loaded), sum(rows_quarantined) FROM audit.files "
+                        "WHERE status = 'loaded'") == [(12, 48, 36, 12)]
+
+    # a truncated file among good ones: the group is read again file by file
+    groups.clear()
+    for i in range(3):
+        write_csv(landing / f"acme/movements/next-{i}.csv", MOVEMENT_FIELDS, [movement(f"N{i}")])
+    (landing / "acme/movements/next-1.csv").write_text(
+        ",".join(MOVEMENT_FIELDS) + "\n" + "N1,acme,2026-03-01T08:00:00+01:00,\"unclosed\n", encoding="utf-8")
+    report = ingest()
+    assert groups == [3]
+    assert {f.rel: f.status for f in report.files} == {
+        "acme/movements/next-0.csv": "loaded", "acme/movements/next-1.csv": "rejected",
+        "acme/movements/next-2.csv": "loaded"}
+    assert q(mira_home, "SELECT count(*) FROM raw.movements WHERE movement_id IN ('N0', 'N2')") == [(2,)]

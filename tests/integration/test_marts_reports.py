@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.ingest.load import ensure_schema
 from pipelines.transform.project import dbt_env as _dbt_env
 from pipelines.warehouse import open_file
 from tests.conftest import point_at
@@ -171,6 +172,7 @@ GROUP BY ALL;
 def _build_fixture(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     with open_file(home / "warehouse.duckdb") as con:
+        ensure_schema(con)          # empty raw tables: int_tenant_loads reads them
         con.execute(FIXTURE_SQL)
         con.executemany(
             "INSERT INTO marts.dim_materials VALUES (?, ?, ?, ?, 'test', ?, ?, ?, ?, ?, ?, true)",
@@ -206,7 +208,7 @@ def built(tmp_path_factory) -> Path:
     home = point_at(mp, tmp_path_factory.mktemp("reports"))
     try:
         _build_fixture(home)
-        done = _dbt(home, "build", "--select", "tag:reports", "int_tool_custody_events")
+        done = _dbt(home, "build", "--select", "tag:reports", "int_tool_custody_events", "int_tenant_loads")
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
         yield home
     finally:
@@ -377,7 +379,7 @@ def test_window_length_is_a_var(built, tmp_path):
     """mira_use_window_days changes the window: 30 days (06-01..06-30) at W1 for M1."""
     home = tmp_path / "short"
     _build_fixture(home)
-    done = _dbt(home, "run", "--select", "rpt_days_of_cover", "--vars", "{mira_use_window_days: 30}")
+    done = _dbt(home, "run", "--select", "rpt_days_of_cover", "int_tenant_loads", "--vars", "{mira_use_window_days: 30}")
     assert done.returncode == 0, done.stdout[-4000:]
     # transfer 40 + scrap 2 + issue 30 - return 10 = 62 in 30 days; 123 * 30 / 62 = 59.52 -> 60 days
     assert _query(home, """select used_quantity, observed_days, predicted_stockout_date
@@ -407,7 +409,10 @@ def test_every_report_has_contract_descriptions_and_tests(built):
             unit_tests_by_model[ut["model"]] += 1
     for name, node in models.items():
         assert node["config"]["contract"]["enforced"], name
-        assert node["config"]["materialized"] == "table" and node["schema"] == "marts", name
+        # rebuilt per tenant whose data changed (macros/tenant_incremental.sql)
+        assert node["config"]["materialized"] == "incremental" and node["schema"] == "marts", name
+        assert node["config"]["incremental_strategy"] == "core_replace_touched", name
+        assert node["config"]["touched_partitions"] == "tenants_touched", name
         assert len(node["description"]) > 80, name
         assert node["columns"], name
         for col in node["columns"].values():

@@ -52,7 +52,7 @@ def built_home(tmp_path_factory) -> Built:
         generate(home / "landing", tenants=3, days=20, seed=11, movements_per_day=3, end_date=END_DATE)
         prepare_dagster_home()
         from pipelines.definitions import defs
-        from pipelines.serving.publish import publish_analyst_snapshot
+        from pipelines.serving.analyst import publish_analyst_snapshot
         from pipelines.transform.project import run_dbt_build
 
         with DagsterInstance.get() as instance:

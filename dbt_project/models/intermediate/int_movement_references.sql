@@ -3,9 +3,19 @@
   material, the locations it leaves and enters, its project and the pseudonym that registered
   it. The dimensions give each referenced id without a reference row a placeholder (late
   reference data); reading the movements once here, in one pass (grouping sets), spares each
-  dimension its own pass over every movement. Rebuilt whole on every run, like the dimensions:
-  a correction can take a reference away.
+  dimension its own pass over every movement. Rebuilt per tenant whose data changed
+  (macros/tenant_incremental.sql), and then whole for that tenant: a correction can take a
+  reference away.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 with grouped as (
     select
         tenant_id,
@@ -17,7 +27,7 @@ with grouped as (
             else 'tenant'
         end as reference_kind,
         coalesce(material_id, from_location_id, to_location_id, project_id, user_pseudonym) as reference_id
-    from {{ ref('stg_mira__movements') }}
+    from {{ tenant_ref('stg_mira__movements') }}
     group by grouping sets (
         (tenant_id),
         (tenant_id, material_id),

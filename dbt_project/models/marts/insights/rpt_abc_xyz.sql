@@ -22,6 +22,15 @@
   The variance comes from sums (sum of squares / weeks - mean^2), so the zero weeks need no
   calendar rows.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 {%- set window_days = reports_use_window_days() %}
 {%- set max_weeks = (window_days // 7) %}
 {%- set a_share = var('mira_abc_a_share', 0.8) %}
@@ -41,7 +50,7 @@ with as_of as (
 
 materials as (
     select tenant_id, material_id
-    from {{ ref('dim_materials') }}
+    from {{ tenant_ref('dim_materials') }}
 ),
 
 recent_usage as (
@@ -52,7 +61,7 @@ recent_usage as (
         u.consumed_value,
         as_of.weeks_observed,
         floor({{ reports_days_between('u.usage_date', 'as_of.as_of_date') }} / 7) as weeks_back
-    from {{ ref('fct_material_usage_daily') }} as u
+    from {{ tenant_ref('fct_material_usage_daily') }} as u
     inner join as_of on as_of.tenant_id = u.tenant_id
     where {{ reports_in_window('u.usage_date', 'as_of.as_of_date', window_days) }}
 ),

@@ -19,6 +19,15 @@
   Values are the movements' value_delta (fct_stock_movements' valuation). The month is the
   first day of the calendar month of the movement day.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 with movements as (
     select
         tenant_id,
@@ -29,7 +38,7 @@ with movements as (
         {{ dbt.cast(dbt.date_trunc('month', 'movement_date'), 'date') }} as month_start,
         quantity_delta,
         value_delta
-    from {{ ref('fct_stock_movements') }}
+    from {{ tenant_ref('fct_stock_movements') }}
     where movement_type in ('adjustment', 'scrap')
 ),
 
@@ -42,7 +51,7 @@ counted_items as (
 counted_value as (
     select ci.tenant_id, ci.location_id, ci.month_start, sum(lvl.value_on_hand) as counted_value
     from counted_items as ci
-    inner join {{ ref('fct_stock_levels_daily') }} as lvl
+    inner join {{ tenant_ref('fct_stock_levels_daily') }} as lvl
         on  lvl.tenant_id = ci.tenant_id
         and lvl.location_id = ci.location_id
         and lvl.material_id = ci.material_id

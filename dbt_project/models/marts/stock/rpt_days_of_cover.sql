@@ -10,6 +10,15 @@
   mira_use_window_days), but never over days before the material first moved at that
   location: a van stocked last week is not diluted by 80 days it did not carry the material.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 {%- set window_days = reports_use_window_days() %}
 {%- set horizon_days = var('mira_cover_horizon_days', 3650) | int %}
 
@@ -33,7 +42,7 @@ overlapping as (
         lvl.quantity_on_hand,
         lvl.quantity_used,
         as_of.as_of_date
-    from {{ ref('fct_stock_levels_daily') }} as lvl
+    from {{ tenant_ref('fct_stock_levels_daily') }} as lvl
     inner join as_of on as_of.tenant_id = lvl.tenant_id
     where lvl.valid_to is null
        or lvl.valid_to > {{ dbt.cast(dbt.dateadd('day', -window_days, 'as_of.as_of_date'), 'date') }}

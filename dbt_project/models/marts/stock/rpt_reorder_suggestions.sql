@@ -19,20 +19,29 @@
   from movements (not in the catalogue yet) have no minimum or lead time and are left out too.
   Average use is rpt_days_of_cover's (net issues, scrap and transfers out over the window).
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 with cover as (
     select tenant_id, material_id, location_id, as_of_date, quantity_on_hand, avg_daily_use
-    from {{ ref('rpt_days_of_cover') }}
+    from {{ tenant_ref('rpt_days_of_cover') }}
 ),
 
 warehouses as (
     select tenant_id, location_id
-    from {{ ref('dim_locations') }}
+    from {{ tenant_ref('dim_locations') }}
     where location_kind = 'warehouse'
 ),
 
 materials as (
     select tenant_id, material_id, min_stock, reorder_qty, lead_time_days
-    from {{ ref('dim_materials') }}
+    from {{ tenant_ref('dim_materials') }}
     where is_in_catalogue and material_kind <> 'tool'
 ),
 

@@ -23,6 +23,15 @@
   cumulative_quantity_in minus the day's, so no window over the history is needed, and only
   days whose cumulative arrivals exceed (current cumulative - on hand) hold anything.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 {%- set bands = [
     ('0_30', 0, 30), ('31_60', 31, 60), ('61_90', 61, 90),
     ('91_180', 91, 180), ('181_365', 181, 365), ('over_365', 366, none),
@@ -35,7 +44,7 @@ with as_of as (
 on_hand as (
     select lvl.tenant_id, lvl.material_id, lvl.location_id, lvl.quantity_on_hand, lvl.value_on_hand,
            lvl.cumulative_quantity_in, as_of.as_of_date
-    from {{ ref('fct_stock_levels_daily') }} as lvl
+    from {{ tenant_ref('fct_stock_levels_daily') }} as lvl
     inner join as_of on as_of.tenant_id = lvl.tenant_id
     where lvl.valid_to is null
       and lvl.quantity_on_hand > 0
@@ -54,7 +63,7 @@ layers as (
             ~ ' else lvl.quantity_in end',
             low=0) }} as remaining_quantity
     from on_hand as oh
-    inner join {{ ref('fct_stock_levels_daily') }} as lvl
+    inner join {{ tenant_ref('fct_stock_levels_daily') }} as lvl
         on  lvl.tenant_id = oh.tenant_id
         and lvl.material_id = oh.material_id
         and lvl.location_id = oh.location_id

@@ -1,3 +1,12 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 -- Current stock per location: the open row (valid_to is null) of each material's daily level.
 -- Zero rows stay: "out of stock here" is something the dashboard shows.
 --
@@ -7,13 +16,13 @@
 with current_levels as (
     select tenant_id, location_id, material_id, quantity_on_hand, value_on_hand,
            stock_date as last_movement_date
-    from {{ ref('fct_stock_levels_daily') }}
+    from {{ tenant_ref('fct_stock_levels_daily') }}
     where valid_to is null
 ),
 
 materials as (
     select tenant_id, material_id, unit
-    from {{ ref('dim_materials') }}
+    from {{ tenant_ref('dim_materials') }}
 )
 
 select

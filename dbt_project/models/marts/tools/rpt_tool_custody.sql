@@ -16,6 +16,15 @@
   Overdue after var mira_tool_overdue_days (14) days, lost after var mira_tool_lost_days (60);
   a lost tool is overdue too.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 {%- set overdue_days = var('mira_tool_overdue_days', 14) | int %}
 {%- set lost_days = var('mira_tool_lost_days', 60) | int %}
 
@@ -25,14 +34,14 @@
 with pool as (
     select tenant_id, material_id, movement_id, movement_type, occurred_at, movement_date,
            user_pseudonym, location_id, project_id, open_quantity as delta
-    from {{ ref('int_tool_custody_events') }}
+    from {{ tenant_ref('int_tool_custody_events') }}
     where movement_type = 'checkout' and open_quantity > 0
 
     union all
 
     select tenant_id, material_id, movement_id, movement_type, occurred_at, movement_date,
            user_pseudonym, location_id, project_id, -excess_quantity as delta
-    from {{ ref('int_tool_custody_events') }}
+    from {{ tenant_ref('int_tool_custody_events') }}
     where movement_type = 'checkin' and excess_quantity > 0
 ),
 

@@ -14,11 +14,20 @@
   locations. Both are step functions, so each step's value is weighted by the days it overlaps
   the window; no calendar rows are needed.
 #}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='core_replace_touched',
+    unique_key=['tenant_id'],
+    touched_partitions='tenants_touched',
+    on_schema_change='fail',
+    post_hook="{{ tenant_builds_record() }}",
+) }}
+
 {%- set window_days = reports_use_window_days() %}
 
 with tools as (
     select tenant_id, material_id
-    from {{ ref('dim_materials') }}
+    from {{ tenant_ref('dim_materials') }}
     where material_kind = 'tool'
 ),
 
@@ -40,7 +49,7 @@ custody_changes as (
         lvl.material_id,
         lvl.stock_date as movement_date,
         sum(lvl.quantity_checked_out) as units_out_change
-    from {{ ref('fct_stock_levels_daily') }} as lvl
+    from {{ tenant_ref('fct_stock_levels_daily') }} as lvl
     inner join tools
         on  tools.tenant_id = lvl.tenant_id
         and tools.material_id = lvl.material_id
@@ -75,7 +84,7 @@ units_out as (
 units_in_store as (
     select lvl.tenant_id, lvl.material_id, lvl.stock_date as valid_from, lvl.valid_to,
            lvl.quantity_on_hand as units
-    from {{ ref('fct_stock_levels_daily') }} as lvl
+    from {{ tenant_ref('fct_stock_levels_daily') }} as lvl
     inner join tools
         on  tools.tenant_id = lvl.tenant_id
         and tools.material_id = lvl.material_id
