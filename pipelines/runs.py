@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pipelines.settings import Settings, get_settings
 
@@ -106,23 +107,38 @@ def first_failure(result) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = None,
-            settings: Settings | None = None) -> JobOutcome:
+            settings: Settings | None = None, say: Callable[[str], None] = _to_stderr,
+            holding_lock: bool = False) -> JobOutcome:
     """Execute `job` in this process, recorded in the instance under MIRA_HOME; never raises
     for a failed step (the outcome says what failed). `stdout_to`: a log file that takes what
-    steps print (dbt's console output), so it does not garble the CLI's progress bars."""
+    steps print (dbt's console output), so it does not garble the CLI's progress bars.
+
+    First, what dead runs still hold (a pool slot above all, which would make this run wait for
+    ever) is recovered, each in one line to `say` (pipelines.recovery); the run is tagged with
+    this process, so that the next one can tell whether it died. `holding_lock`: the caller
+    holds the home's build lock (`mira run`), so leftover temporary files may go too."""
     settings = settings or get_settings()
     prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
+    from pipelines import recovery
+
     instance = DagsterInstance.get()
     try:
+        for line in recovery.recover(instance, settings, holding_lock=holding_lock):
+            say(line)
         with contextlib.ExitStack() as stack:
             if stdout_to is not None:
                 stdout_to.parent.mkdir(parents=True, exist_ok=True)
                 log = stack.enter_context(open(stdout_to, "a", encoding="utf-8"))
                 stack.enter_context(contextlib.redirect_stdout(log))
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {})
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {},
+                                            tags=recovery.owner_tags())
         seconds = step_seconds(instance, result.run_id)
     finally:
         instance.dispose()

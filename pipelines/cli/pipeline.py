@@ -72,14 +72,23 @@ def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing 
         if not landing.is_dir():
             raise UserError(f"landing folder {landing} does not exist")
         os.environ["MIRA_LANDING"] = str(landing.resolve())
+    from pipelines import recovery
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    # One build per home at a time: a second `mira run` stops at once, saying who builds.
+    with recovery.build_lock(settings):
+        _run_locked(settings, full_refresh)
+
+
+def _run_locked(settings, full_refresh: bool) -> None:
+    from pipelines import progress as pipeline_progress, recovery
     from pipelines.ingest import state
 
     if not full_refresh and (last := state.up_to_date()):
         plain(f"nothing new since run {last['run_id']} (finished {last['finished_at']}): no landing file "
               "appeared, changed or went, and the models are the same; nothing to do")
         return
-    from pipelines import progress as pipeline_progress
-
     with progress() as bar:
         tasks: dict[str, int] = {}
 
@@ -90,12 +99,15 @@ def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing 
 
         pipeline_progress.set_hook(hook)
         try:
-            summary = run_full_build(full_refresh=full_refresh)
+            summary = run_full_build(full_refresh=full_refresh, holding_lock=True)
+        except Exception as exc:         # the instance itself could not be written: a full or read-only disk
+            raise recovery.storage_problem(exc, settings) or exc
         finally:
             pipeline_progress.set_hook(None)
     _print_summary(summary)
     if not summary["success"]:
-        raise UserError(f"run {summary['run_id']} failed: {summary['failure']}")
+        raise recovery.storage_problem(summary["failure"], settings) or \
+            UserError(f"run {summary['run_id']} failed: {summary['failure']}")
 
 
 def full_build_run_config(full_refresh: bool = False) -> dict:
@@ -107,12 +119,13 @@ def full_build_run_config(full_refresh: bool = False) -> dict:
     }
 
 
-def run_full_build(full_refresh: bool = False) -> dict:
+def run_full_build(full_refresh: bool = False, holding_lock: bool = False) -> dict:
     """Execute the `full_build` job in process; return a summary read back from the audit tables:
     run_id, success, failure, models_built and the run's figures (pipelines.ingest.status).
 
     full_refresh: dbt rebuilds every incremental mart from scratch (`dbt build --full-refresh`),
     e.g. after a model change that alters columns, or rows deleted from raw outside a purge.
+    holding_lock: the caller holds the home's build lock (pipelines.recovery), as `mira run` does.
     """
     from pipelines import runs
     from pipelines.ingest import state
@@ -130,7 +143,8 @@ def run_full_build(full_refresh: bool = False) -> dict:
         versions.forget(settings)
     # dbt's console output goes to a log file instead of flooding the progress bars.
     outcome = runs.execute(defs.resolve_job_def("full_build"), full_build_run_config(full_refresh=full_refresh),
-                           stdout_to=settings.log_dir / "mira-run.log", settings=settings)
+                           stdout_to=settings.log_dir / "mira-run.log", settings=settings,
+                           holding_lock=holding_lock)
     events = outcome.result.get_asset_materialization_events()
     models = sum(1 for m in events if m.asset_key and m.asset_key.path[0] in ("staging", "marts"))
     published = [m.materialization.partition for m in events

@@ -118,11 +118,14 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                 [MARTS]).fetchall()
             restricted = has_restrictions(con)
             queue = iter(due)
+            # Asked once, here: two workers asking the shared connection at once race for its one
+            # result (one of them got None: "'NoneType' object is not subscriptable").
+            catalog = _catalog(con)
 
             def worker(no: int) -> None:
                 cur = con.cursor()             # the same database, a connection of its own
                 try:
-                    cur.execute(f"USE {ident(_catalog(con))}")
+                    cur.execute(f"USE {ident(catalog)}")
                     while True:
                         with lock:
                             tenant = next(queue, None)
