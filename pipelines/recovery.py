@@ -237,9 +237,12 @@ def writable_problem(exc: OSError, settings: Settings) -> HomeNotWritable | None
     return None
 
 
-# How a full or read-only disk shows in the errors of DuckDB, SQLite (the Dagster instance), dbt.
+# How a full or read-only disk shows in the errors of DuckDB, SQLite (the Dagster instance), dbt;
+# SQLite may only say "disk I/O error", so an error about I/O is checked against the disk itself.
 _FULL = ("no space left on device", "database or disk is full", "disk quota exceeded")
 _READ_ONLY = ("read-only file system", "readonly database")
+_IO = ("i/o error", "io error", "could not write", "failed to write")
+NEARLY_FULL_BYTES = 16 * 1024 * 1024
 
 
 def storage_problem(error: BaseException | str, settings: Settings) -> HomeNotWritable | None:
@@ -255,11 +258,23 @@ def storage_problem(error: BaseException | str, settings: Settings) -> HomeNotWr
         texts.append(str(exc))
         exc = exc.__cause__ or exc.__context__
     text = " ".join(texts if texts else [str(error)]).lower()
-    if any(t in text for t in _FULL):
-        return writable_problem(OSError(errno.ENOSPC, ""), settings)
-    if any(t in text for t in _READ_ONLY):
+    disk = _disk(settings)
+    if any(t in text for t in _READ_ONLY) or (disk == "read-only" and any(t in text for t in _IO)):
         return writable_problem(OSError(errno.EROFS, ""), settings)
+    if any(t in text for t in _FULL) or (disk == "full" and any(t in text for t in _IO)):
+        return writable_problem(OSError(errno.ENOSPC, ""), settings)
     return None
+
+
+def _disk(settings: Settings) -> str | None:
+    """"read-only" or "full" for the file system MIRA_HOME is on, when it is; else None."""
+    try:
+        st = os.statvfs(settings.home)
+    except OSError:
+        return None
+    if st.f_flag & os.ST_RDONLY:
+        return "read-only"
+    return "full" if st.f_bavail * st.f_frsize < NEARLY_FULL_BYTES else None
 
 
 @contextmanager
