@@ -84,7 +84,7 @@ class Reference:
     source: Path                 # every generated file, in drops
     drops: list[list[str]]       # reference files, then a drop per day
     start: Path                  # the reference home as it was after its first run
-    measured: dict[str, float]   # seconds per phase of that first run
+    measured: dict[str, float]   # seconds per step of that first run
     fingerprint: dict            # the reference home once every drop is ingested
 
     @property
@@ -105,7 +105,7 @@ def build_reference(base: Path) -> Reference:
     release(source, [rel for drop in drops[:1 + FIRST_DAYS] for rel in drop], home / "landing")
     complete(home)
     with instance(home) as inst:
-        measured = phase_seconds(inst, inst.get_runs(limit=1)[0].run_id)
+        measured = step_seconds(inst, inst.get_runs(limit=1)[0].run_id)
     start = base / "start"
     shutil.copytree(home, start)
     release(source, [rel for drop in drops[1 + FIRST_DAYS:] for rel in drop], home / "landing")
@@ -205,19 +205,18 @@ def phase_of(step: str | None) -> str:
     return next((p for p, names in PHASES.items() if step in names), "checks" if step else "start-up")
 
 
-def phase_seconds(inst, run_id: str) -> dict[str, float]:
-    """Start of a phase's first step to the end of its last one, per phase."""
+def step_seconds(inst, run_id: str) -> dict[str, float]:
+    """Each step's time, start to success."""
     from dagster import DagsterEventType as E
 
     start: dict[str, float] = {}
-    end: dict[str, float] = {}
+    out: dict[str, float] = {}
     for entry in inst.all_logs(run_id, of_type={E.STEP_START, E.STEP_SUCCESS}):
-        phase = phase_of(entry.step_key)
         if entry.dagster_event.event_type == E.STEP_START:
-            start.setdefault(phase, entry.timestamp)
-        else:
-            end[phase] = entry.timestamp
-    return {p: round(end[p] - start[p], 2) for p in start if p in end}
+            start[entry.step_key] = entry.timestamp
+        elif entry.step_key in start:
+            out[entry.step_key] = round(entry.timestamp - start[entry.step_key], 3)
+    return out
 
 
 def wait_until(predicate, timeout: float, what: str, poll: float = 0.05):

@@ -4,7 +4,7 @@ doubles nothing, and the next run gets going by itself.
 A reference home (tests.homes.build_reference) ingests generated landing files in two complete
 runs: the first days, then the rest. Two copies of it as it was after the first run each go through a chain of real `mira run`
 processes (the two chains side by side, one per core): each run is killed (SIGKILL) at a seeded
-moment of one phase, chosen from that phase's time as measured on the reference's first run, with
+moment of one phase, chosen from that phase's steps' times as measured on the reference's first run, with
 new files landing before most of them; then a run that completes. Each kill leaves claims behind
 (the run STARTED, the warehouse pool's slot held, temporary files). After each one the warehouse
 is checked (every file loaded whole or not at all, rows read = loaded + quarantined) and the
@@ -39,12 +39,23 @@ KILLS = {"ingest": 8, "dbt": 8, "publish": 5}      # kill points per phase: 21 i
 DAYS_PER_INGEST_KILL = 2                            # a run killed in ingestion has this many new days
 
 
-def kill_plan(rng: random.Random, measured: dict[str, float]) -> list[tuple[str, float]]:
-    """(phase, seconds after the phase's first step starts), shuffled: one moment per equal slice
-    of the phase's measured time, at a random place in its slice."""
+# Publishing is four short steps (Great Expectations runs between the tenants' files and the
+# analyst's, and is not publishing): its kill points go to the two that write serving files.
+PUBLISH_STEPS = ("serving__tenants", "serving__analyst")
+
+
+def kill_plan(rng: random.Random, measured: dict[str, float]) -> list[tuple[str, str, float]]:
+    """(phase, step, seconds after the step starts), shuffled: a phase's moments are spread over
+    its steps' measured time, one per equal slice, at a random place in the slice (publishing:
+    in the first three quarters, the steps are short and the kill has some way to travel)."""
     plan = []
     for phase, n in KILLS.items():
-        plan += [(phase, round(measured[phase] * (i + rng.uniform(0.05, 0.95)) / n, 3)) for i in range(n)]
+        targets = PUBLISH_STEPS if phase == "publish" else PHASES[phase]
+        for i in range(n):
+            step = targets[i % len(targets)]
+            k, of = i // len(targets), -(-n // len(targets))
+            width = 0.75 if phase == "publish" else 1.0
+            plan.append((phase, step, round(measured[step] * width * (k + rng.uniform(0.05, 0.95)) / of, 3)))
     rng.shuffle(plan)
     return plan
 
@@ -71,10 +82,10 @@ def _sensor_recovers(home: Path) -> str:
 class Chain:
     name: str
     home: Path
-    plan: list[tuple[str, float]]
+    plan: list[tuple[str, str, float]]
     pending: list[str]
     sensor_at: int | None = None                    # the kill after which the sensor recovers
-    survived: list[tuple[str, str, float]] = field(default_factory=list)   # (planned phase, step died in, delay)
+    survived: list[tuple[str, str, float]] = field(default_factory=list)   # (step aimed at, step died in, delay)
 
 
 def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
@@ -83,7 +94,7 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
     from pipelines.settings import get_settings
 
     home, dead = chain.home, None          # dead: (run id, temporary files it left)
-    for no, (phase, delay) in enumerate(chain.plan, 1):
+    for no, (phase, target, delay) in enumerate(chain.plan, 1):
         finished = dead is not None and not dead[2]     # the last run got to its end: it may have recorded it
         if phase == "ingest" or no % 3 == 1 or finished:   # the first run of a chain has new files too
             days = [d for d in ref.drops[1:] if set(d) <= set(chain.pending)][:DAYS_PER_INGEST_KILL]
@@ -99,9 +110,8 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
                 run = wait_until(lambda: run_of(inst, proc.pid) or proc.poll() is not None, 120,
                                  f"{chain.name} run {no} to start")
                 assert run is not True, f"{chain.name} run {no} ended before its run began:\n{log.read_text()[-2000:]}"
-                target = PHASES[phase][0]
                 wait_until(lambda: target in steps(inst, run.run_id)[0] or proc.poll() is not None,
-                           RUN_TIMEOUT_S, f"{chain.name} run {no} to reach {target}")
+                           RUN_TIMEOUT_S, f"{chain.name} run {no} to reach {target}", poll=0.01)
                 if dead and dead[2]:           # recovered before the first step could start
                     assert inst.get_run_by_id(dead[0]).status == DagsterRunStatus.FAILURE, \
                         f"{chain.name} run {no} did not mark the dead run failed:\n{log.read_text()[-2000:]}"
@@ -113,7 +123,7 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
                 proc.wait(timeout=30)
                 output = log.read_text(errors="replace")
                 assert proc.returncode == -signal.SIGKILL, \
-                    f"{chain.name} run {no} ended before its kill point ({phase} +{delay} s):\n{output[-2000:]}"
+                    f"{chain.name} run {no} ended before its kill point ({target} +{delay} s):\n{output[-2000:]}"
                 started, ended = steps(inst, run.run_id)
                 status = inst.get_run_by_id(run.run_id).status
                 # STARTED, unless the kill came after the run's last step (it then recorded its end)
@@ -126,8 +136,8 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
         if dead and dead[2]:
             assert f"recovered dead run {dead[0][:8]}" in output or no - 1 == chain.sensor_at, output[-2000:]
         running = [s for s in started if s not in ended]
-        chain.survived.append((phase, running[-1] if running else "after the last step", delay))
-        print(f"{chain.name} kill {no}/{len(chain.plan)}: {phase} +{delay:.2f} s, died in {chain.survived[-1][1]}",
+        chain.survived.append((target, running[-1] if running else "after the last step", delay))
+        print(f"{chain.name} kill {no}/{len(chain.plan)}: {target} +{delay:.2f} s, died in {chain.survived[-1][1]}",
               flush=True)
         with pointed(home):
             dead = (run.run_id, recovery.temp_files(get_settings()), status == DagsterRunStatus.STARTED)
@@ -179,7 +189,7 @@ def test_kill_9_at_seeded_moments_loses_and_doubles_nothing(crash_reference, tmp
     survived = [s for c in chains for s in c.survived]
     by_phase = {p: sum(1 for _, step, _ in survived if phase_of(step) == p) for p in PHASES}
     print(f"\nseed {SEED}: {len(survived)} kill points survived in {elapsed:.0f} s by two chains side by side "
-          f"(phases measured: {reference.measured}); died in: {by_phase}")
+          f"(steps measured: {reference.measured}); died in: {by_phase}")
     for chain in chains:
         print(f"  {chain.name}: " + "; ".join(f"{p} +{d:.2f} s -> {s}" for p, s, d in chain.survived))
     assert len(survived) >= 20
