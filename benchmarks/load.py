@@ -14,7 +14,8 @@ the default period, Stock's value, recomputed from the tenant's serving file), a
 of another tenant (its id, its name, the names of its projects and locations that no other
 tenant shares) anywhere in what the session received, table and chart cells included.
 
-    .venv/bin/python benchmarks/load.py --sessions 50 --tenants 50 --ramp 30
+    .venv/bin/python benchmarks/load.py --sessions 50 --tenants 50 --ramp 60     # within a minute (default)
+    .venv/bin/python benchmarks/load.py --sessions 50 --tenants 50 --ramp 60     # within a minute (default)
     .venv/bin/python benchmarks/load.py --sessions 50 --tenants 50 --ramp 0      # all at once
 
 Target (issue 12): 50 sessions, zero errors, zero cross-tenant rows, p95 under 3 s. Writes
@@ -258,7 +259,7 @@ def main() -> None:
     ap.add_argument("--sessions", type=int, default=50)
     ap.add_argument("--tenants", type=int, default=50)
     ap.add_argument("--days", type=int, default=30)
-    ap.add_argument("--ramp", type=float, default=30.0, help="Seconds over which the sessions arrive (0: at once).")
+    ap.add_argument("--ramp", type=float, default=60.0, help="Seconds over which the sessions arrive (0: at once).")
     ap.add_argument("--home", type=Path, help="A built home to reuse (kept); default: generate one in a temp folder.")
     args = ap.parse_args()
     os.environ.setdefault("MIRA_MASTER_KEY", "load-benchmark-master-key-" + "0" * 40)
