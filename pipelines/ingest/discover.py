@@ -26,15 +26,6 @@ class LandingFile:
     problem: str | None = None   # why the file cannot be ingested at all (wrong place or format)
     problem_rule: str | None = None
 
-    def changed(self) -> bool:
-        """Whether the file is no longer what discover() saw and hashed: written to since (it grew,
-        was rewritten, truncated) or gone. Size and mtime change with every write."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return True
-        return (st.st_size, st.st_mtime_ns) != (self.size, self.mtime_ns)
-
     def content_hash(self) -> str:
         h = hashlib.sha256()
         with open(self.path, "rb") as fh:
