@@ -35,7 +35,7 @@ from tests.homes import (
 )
 
 SEED = int(os.environ.get("MIRA_KILL_SEED", "1206"))
-KILLS = {"ingest": 8, "dbt": 8, "publish": 5}      # kill points per phase: 21 in all, over two chains
+KILLS = {"ingest": 9, "dbt": 7, "publish": 4}      # kill points per phase: 20 in all, over two chains
 DAYS_PER_INGEST_KILL = 2                            # a run killed in ingestion has this many new days
 
 
