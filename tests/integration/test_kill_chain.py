@@ -44,20 +44,25 @@ DAYS_PER_INGEST_KILL = 2                            # a run killed in ingestion 
 PUBLISH_STEPS = ("serving__tenants", "serving__analyst")
 
 
-def kill_plan(rng: random.Random, measured: dict[str, float]) -> list[tuple[str, str, float]]:
-    """(phase, step, seconds after the step starts), shuffled: a phase's moments are spread over
-    its steps' measured time, one per equal slice, at a random place in the slice (publishing:
-    in the first three quarters, the steps are short and the kill has some way to travel)."""
-    plan = []
+def kill_plans(rng: random.Random, measured: dict[str, float], chains: int = 2) -> list[list[tuple[str, str, float]]]:
+    """Per chain, its (phase, step, seconds after the step starts), in a seeded order. A phase's
+    moments are spread over its steps' measured time, one per equal slice, at a random place in the
+    slice (publishing: in the first three quarters, the steps are short and a kill takes a moment
+    to land), and dealt to the chains in turn, so that each chain gets its share of every phase
+    (and of the dear ones: a kill in publishing waits for a whole dbt build)."""
+    plans: list[list[tuple[str, str, float]]] = [[] for _ in range(chains)]
+    dealt = 0
     for phase, n in KILLS.items():
         targets = PUBLISH_STEPS if phase == "publish" else PHASES[phase]
         for i in range(n):
-            step = targets[i % len(targets)]
-            k, of = i // len(targets), -(-n // len(targets))
+            step = targets[(i // chains) % len(targets)]       # each chain gets every step in turn
+            k, of = sum(1 for j in range(i) if targets[(j // chains) % len(targets)] == step), -(-n // len(targets))
             width = 0.75 if phase == "publish" else 1.0
-            plan.append((phase, step, round(measured[step] * width * (k + rng.uniform(0.05, 0.95)) / of, 3)))
-    rng.shuffle(plan)
-    return plan
+            plans[dealt % chains].append((phase, step, round(measured[step] * width * (k + rng.uniform(0.05, 0.95)) / of, 3)))
+            dealt += 1
+    for plan in plans:
+        rng.shuffle(plan)
+    return plans
 
 
 def _claims(inst, run_id: str | None = None) -> list:
@@ -93,7 +98,7 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
     from pipelines import recovery
     from pipelines.settings import get_settings
 
-    home, dead = chain.home, None          # dead: (run id, temporary files it left)
+    home, dead, began = chain.home, None, time.monotonic()    # dead: (run id, temporary files it left, unfinished)
     for no, (phase, target, delay) in enumerate(chain.plan, 1):
         finished = dead is not None and not dead[2]     # the last run got to its end: it may have recorded it
         if phase == "ingest" or no % 3 == 1 or finished:   # the first run of a chain has new files too
@@ -137,8 +142,8 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
             assert f"recovered dead run {dead[0][:8]}" in output or no - 1 == chain.sensor_at, output[-2000:]
         running = [s for s in started if s not in ended]
         chain.survived.append((target, running[-1] if running else "after the last step", delay))
-        print(f"{chain.name} kill {no}/{len(chain.plan)}: {target} +{delay:.2f} s, died in {chain.survived[-1][1]}",
-              flush=True)
+        print(f"{chain.name} kill {no}/{len(chain.plan)} at {time.monotonic() - began:.0f} s: {target} +{delay:.2f} s, "
+              f"died in {chain.survived[-1][1]}", flush=True)
         with pointed(home):
             dead = (run.run_id, recovery.temp_files(get_settings()), status == DagsterRunStatus.STARTED)
             assert files_whole(home) == [], f"{chain.name}, after kill {no}: a file is not loaded whole or not at all"
@@ -160,13 +165,13 @@ def test_kill_9_at_seeded_moments_loses_and_doubles_nothing(crash_reference, tmp
     from pipelines import recovery
     from pipelines.settings import get_settings
 
-    plan = kill_plan(random.Random(SEED), reference.measured)
+    plans = kill_plans(random.Random(SEED), reference.measured)
     pending = [rel for drop in reference.drops[1 + FIRST_DAYS:] for rel in drop]
     chains = []
     for i in range(2):
         home = tmp_path / f"chain-{i + 1}" / "mira"
         shutil.copytree(reference.start, home)
-        chains.append(Chain(f"chain-{i + 1}", home, plan[i::2], list(pending), sensor_at=3 if i == 0 else None))
+        chains.append(Chain(f"chain-{i + 1}", home, plans[i], list(pending), sensor_at=3 if i == 0 else None))
     tenant = sorted(p.stem for p in (reference.start / "serving" / "tenants").glob("*.duckdb"))[0]
     t0 = time.monotonic()
     with ThreadPoolExecutor(len(chains)) as pool:           # one chain per core
