@@ -11,6 +11,7 @@ runs a job needs the dbt manifest unless the job itself does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -88,6 +89,7 @@ class JobOutcome:
     error: str | None          # first line of the failing step's own error; None on success
     result: Any                # Dagster's ExecuteInProcessResult, for outputs and check evaluations
     step_seconds: dict[str, float] = field(default_factory=dict)   # step key -> start to end
+    warnings: list[str] = field(default_factory=list)   # what steps logged as warnings, for the CLI's summary
 
     @property
     def failure(self) -> str:
@@ -140,10 +142,13 @@ def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = Non
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {},
                                             tags=recovery.owner_tags())
         seconds = step_seconds(instance, result.run_id)
+        warned = [e.user_message for e in instance.all_logs(result.run_id)
+                  if e.dagster_event is None and e.level == logging.WARNING]
     finally:
         instance.dispose()
     step, error = (None, None) if result.success else first_failure(result)
-    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result, seconds)
+    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result, seconds,
+                      warned)
 
 
 def step_seconds(instance, run_id: str) -> dict[str, float]:

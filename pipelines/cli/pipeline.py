@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pipelines.cli.console import UserError, out, plain, progress
+from pipelines.cli.console import UserError, debug, out, plain, progress
 
 
 class Fmt(str, Enum):
@@ -99,7 +99,8 @@ def _run_locked(settings, full_refresh: bool) -> None:
 
         pipeline_progress.set_hook(hook)
         try:
-            summary = run_full_build(full_refresh=full_refresh, holding_lock=True)
+            summary = run_full_build(full_refresh=full_refresh, holding_lock=True,
+                                     console="WARNING" if debug() else "CRITICAL")
         except Exception as exc:         # the instance itself could not be written: a full or read-only disk
             raise recovery.storage_problem(exc, settings) or exc
         finally:
@@ -110,22 +111,25 @@ def _run_locked(settings, full_refresh: bool) -> None:
             UserError(f"run {summary['run_id']} failed: {summary['failure']}")
 
 
-def full_build_run_config(full_refresh: bool = False) -> dict:
-    """Run config of the `full_build` job: warnings only on the console (the full event log is in
-    the Dagster instance and UI), and the dbt step's options (pipelines.transform.DbtBuildConfig)."""
+def full_build_run_config(full_refresh: bool = False, console: str = "WARNING") -> dict:
+    """Run config of the `full_build` job: on the console, `console` and above only (the full
+    event log is in the Dagster instance and UI), and the dbt step's options
+    (pipelines.transform.DbtBuildConfig)."""
     return {
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        "loggers": {"console": {"config": {"log_level": console}}},
         "ops": {"mira_dbt_assets": {"config": {"full_refresh": full_refresh}}},
     }
 
 
-def run_full_build(full_refresh: bool = False, holding_lock: bool = False) -> dict:
+def run_full_build(full_refresh: bool = False, holding_lock: bool = False, console: str = "WARNING") -> dict:
     """Execute the `full_build` job in process; return a summary read back from the audit tables:
     run_id, success, failure, models_built and the run's figures (pipelines.ingest.status).
 
     full_refresh: dbt rebuilds every incremental mart from scratch (`dbt build --full-refresh`),
     e.g. after a model change that alters columns, or rows deleted from raw outside a purge.
     holding_lock: the caller holds the home's build lock (pipelines.recovery), as `mira run` does.
+    console: the lowest level of Dagster's own console log (`mira run` keeps it to CRITICAL unless
+    --debug: a failed step's error and stack go to the instance, the user gets the one line).
     """
     from pipelines import runs
     from pipelines.ingest import state
@@ -142,7 +146,7 @@ def run_full_build(full_refresh: bool = False, holding_lock: bool = False) -> di
 
         versions.forget(settings)
     # dbt's console output goes to a log file instead of flooding the progress bars.
-    outcome = runs.execute(defs.resolve_job_def("full_build"), full_build_run_config(full_refresh=full_refresh),
+    outcome = runs.execute(defs.resolve_job_def("full_build"), full_build_run_config(full_refresh, console),
                            stdout_to=settings.log_dir / "mira-run.log", settings=settings,
                            holding_lock=holding_lock)
     events = outcome.result.get_asset_materialization_events()
@@ -151,7 +155,8 @@ def run_full_build(full_refresh: bool = False, holding_lock: bool = False) -> di
                  if m.asset_key and m.asset_key.path == ["serving", "tenant_file"]]
     summary = {"run_id": outcome.run_id, "success": outcome.success,
                "failure": outcome.failure or "see the Dagster UI", "models_built": models,
-               "phases": phase_seconds(outcome.step_seconds), "tenants_published": sorted(published)}
+               "phases": phase_seconds(outcome.step_seconds), "tenants_published": sorted(published),
+               "warnings": outcome.warnings}
     summary.update(run_figures(outcome.run_id))
     if outcome.success:
         state.record_build(outcome.run_id, seen, settings)
@@ -182,6 +187,9 @@ def _print_summary(s: dict) -> None:
               f"{s['files_duplicate']} duplicates skipped")
     for path, reason in s["rejected_files"]:
         out.print(f"    rejected {path}: {reason}", markup=False, highlight=False)
+    for warning in s.get("warnings", []):
+        if not warning.startswith("REJECTED "):         # listed just above
+            out.print(f"  warning: {warning}", markup=False, highlight=False)
     out.print(f"  rows: {s['rows_loaded']} loaded, {s['rows_quarantined']} quarantined")
     for rule, n in s["quarantined_by_rule"].items():
         out.print(f"    {rule}: {n}")
