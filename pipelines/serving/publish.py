@@ -28,7 +28,7 @@ from pipelines.serving.files import MARTS, TENANTS_DIR, TMP_PREFIX, remove_lefto
 from pipelines.serving.restrictions import has_restrictions, mask_restricted
 from pipelines.settings import Settings, get_settings
 from pipelines.vault.serving_keys import serving_keys
-from pipelines.warehouse import attach, connect, ident, swap_in
+from pipelines.warehouse import attach, connect, detach, ident, swap_in
 
 
 def _tenants(con) -> list[str]:
@@ -76,7 +76,7 @@ def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, fol
             mask_restricted(con, alias, schema=rollups.SCHEMA)
     n = con.execute("SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE database_name = ?",
                     [alias]).fetchone()[0]
-    con.execute(f"DETACH {alias}")
+    detach(con, alias, tmp)
     swap_in(tmp, tenant_path(tenant, settings))
     return int(n)
 
@@ -118,14 +118,13 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                 [MARTS]).fetchall()
             restricted = has_restrictions(con)
             queue = iter(due)
-            # Asked once, here: two workers asking the shared connection at once race for its one
-            # result (one of them got None: "'NoneType' object is not subscriptable").
-            catalog = _catalog(con)
 
             def worker(no: int) -> None:
-                cur = con.cursor()             # the same database, a connection of its own
-                try:
-                    cur.execute(f"USE {ident(catalog)}")
+                # A DuckDB instance of its own, not a cursor of the shared one: DETACH checkpoints a
+                # copy only while no other transaction is active in its instance, and the other
+                # worker's often was; the skipped checkpoint left the copy's rows in its write-ahead
+                # log, and the file was swapped in without them (a tenant's file with no table).
+                with connect(settings=settings, read_only=True) as cur:
                     while True:
                         with lock:
                             tenant = next(queue, None)
@@ -138,8 +137,6 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                             record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
                             on_published(tenant, n)
                             log(f"published tenant {len(rows)}/{len(due)}")
-                finally:
-                    cur.close()
 
             _run_workers(worker, min(PUBLISH_WORKERS, len(due)))
     finally:
@@ -149,10 +146,6 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
         if stale.stem not in tenants:
             stale.unlink()
     return rows
-
-
-def _catalog(con) -> str:
-    return con.execute("SELECT current_database()").fetchone()[0]
 
 
 def _run_workers(worker: Callable[[int], None], n: int) -> None:

@@ -100,3 +100,46 @@ def test_a_read_only_then_full_home_fails_in_one_line_and_the_next_run_completes
     dashboards_answer(home, tenant)
     differ = sorted(k for k in set(ours) | set(ref.fingerprint) if ours.get(k) != ref.fingerprint.get(k))
     assert not differ, f"after the full disk, the home differs from the reference: {differ[:10]}"
+
+
+def test_a_copy_whose_checkpoint_fails_is_never_swapped_in(tmp_path):
+    """Found by the test above: on a nearly full disk a copy's write-ahead log fits and its
+    checkpoint does not, DuckDB's DETACH then says nothing and leaves the log behind, and the file
+    alone, swapped in, published tenants' serving files without a single table while the run
+    reported success. warehouse.detach and swap_in now refuse such a file."""
+    from pipelines import warehouse
+
+    point = tmp_path / "tiny"
+    point.mkdir()
+    _mount(point, "-t", "tmpfs", "-o", "size=4m", "tmpfs")
+    try:
+        final = point / "published.duckdb"
+        final.write_bytes(b"the previous file")
+        con = warehouse.memory_connection()
+        refused = None
+        try:
+            for rows in range(10_000, 80_000, 2_500):
+                tmp = point / f".copy-{rows}.duckdb"
+                warehouse.attach(con, tmp, "dst", "k" * 32)
+                try:
+                    con.execute("CREATE TABLE dst.t AS SELECT range AS i, md5(range::VARCHAR) || "
+                                f"md5((range + 1)::VARCHAR) AS s FROM range({rows})")
+                except Exception:        # not even the log fits any more: the window was passed
+                    break
+                try:
+                    warehouse.detach(con, "dst", tmp)
+                except warehouse.IncompleteWrite as exc:
+                    refused = exc
+                    with pytest.raises(warehouse.IncompleteWrite):
+                        warehouse.swap_in(tmp, final)
+                    break
+                finally:
+                    for f in point.glob(".copy-*"):
+                        f.unlink()
+        finally:
+            con.close()
+        assert refused is not None, "no size made the checkpoint fail after the log fit"
+        assert "could not write" in str(refused) and "disk full" in str(refused)
+        assert final.read_bytes() == b"the previous file", "the previous file must stay"
+    finally:
+        subprocess.run(["umount", "-l", str(point)], check=True)
