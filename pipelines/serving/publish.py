@@ -118,27 +118,32 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                 [MARTS]).fetchall()
             restricted = has_restrictions(con)
             queue = iter(due)
+            # One cursor per writer, made here: a DuckDB connection object must never be used by
+            # two threads at once (its cursors may, each by its own thread).
+            catalog = con.execute("SELECT current_database()").fetchone()[0]
+            cursors = [con.cursor() for _ in range(min(PUBLISH_WORKERS, len(due)))]
 
             def worker(no: int) -> None:
-                cur = con.cursor()             # the same database, a connection of its own
-                try:
-                    cur.execute(f"USE {ident(_catalog(con))}")
-                    while True:
-                        with lock:
-                            tenant = next(queue, None)
-                        if tenant is None:
-                            return
-                        n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
-                                         alias=f"tenant_copy_{no}", restricted=restricted)
-                        with lock:
-                            rows[tenant] = n
-                            record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
-                            on_published(tenant, n)
-                            log(f"published tenant {len(rows)}/{len(due)}")
-                finally:
-                    cur.close()
+                cur = cursors[no]
+                cur.execute(f"USE {ident(catalog)}")
+                while True:
+                    with lock:
+                        tenant = next(queue, None)
+                    if tenant is None:
+                        return
+                    n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
+                                     alias=f"tenant_copy_{no}", restricted=restricted)
+                    with lock:
+                        rows[tenant] = n
+                        record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
+                        on_published(tenant, n)
+                        log(f"published tenant {len(rows)}/{len(due)}")
 
-            _run_workers(worker, min(PUBLISH_WORKERS, len(due)))
+            try:
+                _run_workers(worker, len(cursors))
+            finally:
+                for cur in cursors:
+                    cur.close()
     finally:
         versions.save(settings, record)
         remove_leftovers(folder)
@@ -146,10 +151,6 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
         if stale.stem not in tenants:
             stale.unlink()
     return rows
-
-
-def _catalog(con) -> str:
-    return con.execute("SELECT current_database()").fetchone()[0]
 
 
 def _run_workers(worker: Callable[[int], None], n: int) -> None:
