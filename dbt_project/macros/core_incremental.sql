@@ -75,3 +75,16 @@
 
     drop table {{ touched }}
 {%- endmacro %}
+
+{#
+  `order by` for a full build of a large mart: rows written sorted by tenant (then day). DuckDB
+  keeps a min/max per storage block and column and skips blocks a filter or a join's keys rule
+  out, so reading one tenant's rows (publishing its serving file) or one tenant's day (the next
+  incremental run's joins) touches that tenant's blocks instead of the whole mart. Incremental
+  runs append their few rows in load order (day by day): no sort there.
+#}
+{% macro core_full_build_order(columns) -%}
+    {%- if not is_incremental() %}
+order by {{ columns | join(', ') }}
+    {%- endif %}
+{%- endmacro %}

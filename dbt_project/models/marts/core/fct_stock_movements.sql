@@ -84,3 +84,4 @@ select
     {{ dbt.cast('inputs_loaded_at', type_timestamp_tz()) }}         as loaded_at,
     {{ core_built_at() }}                                           as built_at
 from costed
+{{ core_full_build_order(['tenant_id', 'movement_date']) }}

@@ -138,3 +138,4 @@ from levels
 left join {{ ref('stg_mira__materials') }} as catalogue
     on  catalogue.tenant_id = levels.tenant_id
     and catalogue.material_id = levels.material_id
+{{ core_full_build_order(['levels.tenant_id', 'levels.material_id', 'levels.location_id', 'levels.stock_date']) }}
