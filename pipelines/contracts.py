@@ -25,7 +25,7 @@ TYPES = ("string", "integer", "decimal", "date", "timestamp")
 _KNOWN_KEYS = {
     "type", "required", "required_when", "unique", "allowed", "pattern", "min", "max",
     "min_exclusive", "min_exclusive_unless", "nonzero", "pii", "description", "coarsen",
-    "decimals", "integer_digits",
+    "decimals", "integer_digits", "max_length",
 }
 # A decimal field states its size: `decimals` (digits after the point the warehouse keeps) and
 # `integer_digits` (before it). Within DuckDB's widest exact decimal, and leaving room for a
@@ -59,6 +59,7 @@ class Field:
     coarsen: str | None = None
     decimals: int | None = None
     integer_digits: int | None = None
+    max_length: int | None = None      # strings; rules.DEFAULT_MAX_LENGTH when unset
 
     @property
     def sql_type(self) -> str:
@@ -171,6 +172,9 @@ def is_tenant_id(value: object) -> bool:
 
 def _check_size(entity: str, name: str, spec: dict) -> None:
     """A decimal says how many digits it keeps; nothing else may (it would be documented and ignored)."""
+    if "max_length" in spec and (spec["type"] != "string" or not isinstance(spec["max_length"], int)
+                                 or isinstance(spec["max_length"], bool) or spec["max_length"] < 1):
+        raise ContractError(f"{entity}.{name}: max_length is a whole number of characters, for strings only")
     sized = [k for k in ("decimals", "integer_digits") if k in spec]
     if spec["type"] != "decimal":
         if sized:
@@ -209,6 +213,7 @@ def _parse(entity: str, raw: dict) -> Contract:
                 min_exclusive=spec.get("min_exclusive"), min_exclusive_unless=unless,
                 nonzero=bool(spec.get("nonzero", False)), coarsen=spec.get("coarsen"),
                 decimals=spec.get("decimals"), integer_digits=spec.get("integer_digits"),
+                max_length=spec.get("max_length"),
             )
         )
     names = {f.name for f in fields}
@@ -258,6 +263,8 @@ def markdown_table(contract: Contract) -> str:
             limits.append(", ".join(f.allowed))
         if f.pattern:
             limits.append(f"pattern `{f.pattern}`")
+        if f.max_length:
+            limits.append(f"at most {f.max_length} characters")
         if f.min is not None:
             limits.append(f">= {num(f.min)}")
         if f.max is not None:

@@ -32,6 +32,9 @@ CONTROL_CHARS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{80}-\x{9f}]"
 # 123456789012.123456 into 123456789012.12346, so longer numbers cannot be read exactly.
 JSON_EXACT_DIGITS = 15
 INTEGER_LIMITS = (-2147483648, 2147483647)   # the warehouse's INTEGER
+# Text longer than this is not a name, an id or a code but a broken export (a field that swallowed
+# the rest of the file, a pasted document); a contract field may set its own `max_length`.
+DEFAULT_MAX_LENGTH = 1000
 
 
 @dataclass(frozen=True)
@@ -93,11 +96,14 @@ def _form_rules(rid: str, f) -> list[Rule]:
     """type (the text's form), then precision and overflow: whether it fits without rounding."""
     c = q(f.name)
     if f.type == "string":
-        if f.pii == "free_text":   # never loaded: its characters cannot reach anything
+        if f.pii == "free_text":   # never loaded: its characters and length cannot reach anything
             return []
+        limit = f.max_length or DEFAULT_MAX_LENGTH
         return [Rule(f"{rid}.type", f.name, "type", f"regexp_matches({c}, '{CONTROL_CHARS}')",
                      f"{f.name} is not plain text: it holds control characters (invisible bytes such as "
-                     "escape or bell), or a JSON object or list")]
+                     "escape or bell), or a JSON object or list"),
+                Rule(f"{rid}.length", f.name, "length", f"length({c}) > {limit}",
+                     f"{f.name} is longer than {limit} characters")]
     if f.type == "integer":
         low, high = INTEGER_LIMITS
         return [
@@ -132,7 +138,7 @@ def _form_rules(rid: str, f) -> list[Rule]:
 
 
 def field_rules(entity: str, f) -> list[Rule]:
-    """Rules of one field in evaluation order: required, form (type, precision, overflow),
+    """Rules of one field in evaluation order: required, form (type, length, precision, overflow),
     allowed, pattern, nonzero, range."""
     c = q(f.name)
     rid = f"{entity}.{f.name}"
