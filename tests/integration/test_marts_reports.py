@@ -120,15 +120,15 @@ FIXTURE_SQL = """
 CREATE SCHEMA marts;
 CREATE TABLE marts.dim_materials (tenant_id VARCHAR, material_id VARCHAR, sku VARCHAR,
     material_name VARCHAR, category VARCHAR, material_kind VARCHAR, unit VARCHAR,
-    unit_cost DECIMAL(18,4), min_stock DECIMAL(18,4), reorder_qty DECIMAL(18,4),
+    unit_cost DECIMAL(18,6), min_stock DECIMAL(18,6), reorder_qty DECIMAL(18,6),
     lead_time_days INTEGER, is_in_catalogue BOOLEAN);
 CREATE TABLE marts.dim_locations (tenant_id VARCHAR, location_id VARCHAR, location_name VARCHAR,
     location_kind VARCHAR);
 CREATE TABLE marts.dim_users (user_pseudonym VARCHAR, tenant_id VARCHAR, role VARCHAR);
 CREATE TABLE marts.fct_stock_movements (tenant_id VARCHAR, movement_id VARCHAR, leg VARCHAR,
     occurred_at TIMESTAMPTZ, movement_date DATE, movement_type VARCHAR, material_id VARCHAR,
-    location_id VARCHAR, project_id VARCHAR, user_pseudonym VARCHAR, quantity_delta DECIMAL(18,4),
-    unit VARCHAR, unit_cost DECIMAL(18,4), value_delta DECIMAL(28,6),
+    location_id VARCHAR, project_id VARCHAR, user_pseudonym VARCHAR, quantity_delta DECIMAL(18,6),
+    unit VARCHAR, unit_cost DECIMAL(18,6), value_delta DECIMAL(38,12),
     loaded_at TIMESTAMPTZ DEFAULT '2026-07-01 00:00:00+00');
 """
 
