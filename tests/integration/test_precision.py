@@ -195,3 +195,25 @@ def test_values_beyond_the_contract_are_quarantined_under_their_rule(mira_home, 
             column = {"unit_cost": 0, "min_stock": 1, "quantity": 1}[name]
             assert key not in quarantined and loaded[key][column] == value, (name, text)
     assert sum(report.quarantined_by_rule.values()) == sum(1 for c in RULE_CASES if c[3])
+
+
+def test_a_warehouse_from_before_keeps_no_column_that_would_round(mira_home, landing):
+    """raw.* made when decimals had 4 places is widened before new rows are cast into it."""
+    from pipelines.ingest.load import ensure_schema
+
+    con = open_file(mira_home / "warehouse.duckdb")
+    try:
+        ensure_schema(con)
+        con.execute("ALTER TABLE raw.movements ALTER COLUMN quantity TYPE DECIMAL(18,4)")
+        con.execute("ALTER TABLE raw.materials ALTER COLUMN unit_cost TYPE DECIMAL(18,4)")
+    finally:
+        con.close()
+    write_csv(landing / "acme/materials/m.csv", MATERIAL_FIELDS, [material("MAT-1", unit_cost="0.120743")])
+    write_csv(landing / "acme/movements/m.csv", MOVEMENT_FIELDS, [movement("M1", quantity="2.12345")])
+    ingest()
+    con = open_file(mira_home / "warehouse.duckdb", read_only=True)
+    try:
+        assert con.execute("SELECT unit_cost FROM raw.materials").fetchall() == [(D("0.120743"),)]
+        assert con.execute("SELECT quantity FROM raw.movements").fetchall() == [(D("2.12345"),)]
+    finally:
+        con.close()
