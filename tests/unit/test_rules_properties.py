@@ -120,7 +120,7 @@ def _same(field_type: str, sent: str, kept: object) -> bool:
 
 
 @pytest.mark.parametrize("entity", ENTITIES)
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_row_loads_exactly_or_is_quarantined_under_its_first_broken_rule(entity, data):
     r = data.draw(row(entity))
@@ -144,7 +144,7 @@ def test_every_row_loads_exactly_or_is_quarantined_under_its_first_broken_rule(e
 
 # -- through ingestion: one file of generated rows, every row in exactly one place ------------------
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(row("movements"), min_size=1, max_size=12))
 def test_every_row_of_a_file_ends_in_exactly_one_place(rows, monkeypatch_session):
     from pipelines.ingest.load import ingest
