@@ -141,6 +141,8 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
             body = f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
             try:
                 con.execute(body + f"FROM {_csv_scan(columns, '?')})", [f.tenant_id, str(f.path)])
+            except duckdb.InterruptException:
+                raise
             except duckdb.Error:   # DuckDB's parser is stricter than the format: Python's has the last word
                 read_csv_python(con, f.path, columns, body + "FROM _py_rows)", [f.tenant_id], file_no, stage)
         elif f.fmt == "jsonl":
@@ -152,6 +154,8 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
                         [f.tenant_id, str(f.path)])
         else:  # discover() marks these; kept for safety
             raise FileRejected("file.format", "unsupported file format")
+    except duckdb.InterruptException:   # Ctrl-C is not a malformed file
+        raise
     except duckdb.Error:
         raise FileRejected("file.malformed", f"the file could not be read as {f.fmt}; nothing of it was loaded") from None
     rows = con.execute(f"SELECT count(*) FROM {stage} WHERE _file_no = ?", [file_no]).fetchone()[0]
