@@ -88,7 +88,7 @@ weekly_sums as (
         tenant_id,
         material_id,
         sum(week_quantity) as demand_sum,
-        sum(week_quantity * week_quantity) as demand_sum_of_squares
+        sum({{ exact_product('week_quantity', 'week_quantity') }}) as demand_sum_of_squares
     from weekly
     group by tenant_id, material_id
 ),
