@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.contracts import load_contracts
 from pipelines.ingest.load import ingest
-from pipelines.warehouse import open_file
+from tests.conftest import q
 from tests.corpus.cases import CASES, PROJECT_FIELDS, csv_bytes, project
 from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, material, movement
 
@@ -35,14 +35,6 @@ def good_files(entity: str, header: list[str]) -> tuple[dict[str, bytes], set[st
             rows.append([values[c] for c in header])
         files[f"acme/{entity}/good-{n}.csv"] = csv_bytes(header, rows)
     return files, ids
-
-
-def q(home, sql, params=None):
-    con = open_file(home / "warehouse.duckdb", read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def check_run(home, report, files: dict[str, bytes], loaded: set[str], rules: dict[str, int],

@@ -24,14 +24,7 @@
   cumulative_quantity_in minus the day's, so no window over the history is needed, and only
   days whose cumulative arrivals exceed (current cumulative - on hand) hold anything.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 {%- set bands = [
     ('0_30', 0, 30), ('31_60', 31, 60), ('61_90', 61, 90),
