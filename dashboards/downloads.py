@@ -2,8 +2,8 @@
 
 Text that starts with = + - @ (or a tab / carriage return) would be run as a formula by a
 spreadsheet, and material or location names come from the tenants' own systems: in CSV such
-text gets a leading apostrophe (OWASP's advice), in Excel it is stored as text, never as a
-formula. Files are produced only when the user clicks (deferred), so a page with many tables
+text gets a leading apostrophe (OWASP's advice) and any value with a line break is quoted, so no
+cell starts mid-value; in Excel it is stored as text, never as a formula. Files are produced only when the user clicks (deferred), so a page with many tables
 stays fast.
 """
 from __future__ import annotations
@@ -47,7 +47,11 @@ def to_csv(df: pd.DataFrame) -> bytes:
     for col in safe.columns:
         if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
             safe[col] = safe[col].map(_defuse)
-    return safe.to_csv(index=False).encode("utf-8-sig")   # the BOM lets Excel read UTF-8
+    safe.columns = [_defuse(c) for c in safe.columns]   # headers too, should one ever come from data
+    # CRLF line ends (RFC 4180) make the writer quote any value holding a carriage return: with
+    # bare LF ends, "x\r=HYPERLINK(..)" went out unquoted and a spreadsheet started a new row,
+    # and a live formula, at the carriage return. The BOM lets Excel read UTF-8.
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def to_xlsx(df: pd.DataFrame, sheet: str = "data") -> bytes:
@@ -55,7 +59,7 @@ def to_xlsx(df: pd.DataFrame, sheet: str = "data") -> bytes:
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
         _without_tz(df).to_excel(writer, index=False, sheet_name=sheet[:31] or "data")
         ws = writer.sheets[sheet[:31] or "data"]
-        for row in ws.iter_rows(min_row=2):
+        for row in ws.iter_rows(min_row=1):      # the header row too
             for cell in row:
                 if cell.data_type == "f":          # openpyxl took text starting with "=" as a formula
                     cell.data_type = "s"

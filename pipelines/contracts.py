@@ -13,28 +13,27 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.rules import Rule, field_rules, num, sql_type, typed
 from pipelines.settings import CONTRACTS_DIR
 from pipelines.warehouse import ident, literal
 
+__all__ = ["Rule", "typed"]   # re-exported: the contract is where callers look for its rules
+
 ENTITIES = ("tenants", "users", "materials", "locations", "projects", "movements")
 PII_CLASSES = ("none", "identifier", "direct_identifier", "free_text")
-TYPES = {
-    "string": "VARCHAR",
-    "integer": "INTEGER",
-    "decimal": "DECIMAL(18,4)",
-    "date": "DATE",
-    "timestamp": "TIMESTAMPTZ",
-}
+TYPES = ("string", "integer", "decimal", "date", "timestamp")
 _KNOWN_KEYS = {
     "type", "required", "required_when", "unique", "allowed", "pattern", "min", "max",
     "min_exclusive", "min_exclusive_unless", "nonzero", "pii", "description", "coarsen",
+    "decimals", "integer_digits", "max_length",
 }
+# A decimal field states its size: `decimals` (digits after the point the warehouse keeps) and
+# `integer_digits` (before it). Within DuckDB's widest exact decimal, and leaving room for a
+# quantity times a cost (see dbt_project/macros/types.sql).
+MAX_DECIMAL_DIGITS = 18
 # Lineage columns every raw.<entity> table carries after the contract's own columns.
 META_COLUMNS = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"), ("_row_hash", "UBIGINT"),
                 ("_run_id", "VARCHAR"), ("_loaded_at", "TIMESTAMPTZ"))
-# ISO 8601 with a mandatory UTC offset (Z, +hh, +hhmm or +hh:mm); Parquet writers give "+00".
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
-DATE_PATTERN = r"^\d{4}-\d{2}-\d{2}$"
 
 
 class ContractError(ValueError):
@@ -58,25 +57,17 @@ class Field:
     min_exclusive_unless: dict[str, tuple[str, ...]] = field(default_factory=dict)
     nonzero: bool = False
     coarsen: str | None = None
+    decimals: int | None = None
+    integer_digits: int | None = None
+    max_length: int | None = None      # strings; rules.DEFAULT_MAX_LENGTH when unset
 
     @property
     def sql_type(self) -> str:
-        return TYPES[self.type]
+        return sql_type(self)
 
     @property
     def is_numeric(self) -> bool:
         return self.type in ("integer", "decimal")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row rule: `violation` is a SQL boolean over the text columns, true when broken."""
-
-    id: str
-    field: str
-    check: str
-    violation: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -135,7 +126,7 @@ class Contract:
         """Row rules in evaluation order; a row is quarantined under the first it breaks."""
         rules: list[Rule] = []
         for f in self.fields:
-            rules.extend(_field_rules(self.entity, f))
+            rules.extend(field_rules(self.entity, f))
         rules.append(
             Rule(
                 id=f"{self.entity}.tenant_id.folder",
@@ -179,88 +170,21 @@ def is_tenant_id(value: object) -> bool:
     return isinstance(value, str) and tenant_id_pattern().fullmatch(value) is not None
 
 
-def _in_list(values: tuple[str, ...]) -> str:
-    return ", ".join(_lit(v) for v in values)
-
-
-def typed(f: Field) -> str:
-    """SQL that turns the landing text of field f into its contract type."""
-    if f.type == "string":
-        return q(f.name)
-    return f"TRY_CAST({q(f.name)} AS {f.sql_type})"
-
-
-def _condition(when: dict[str, tuple[str, ...]]) -> tuple[str, str]:
-    """SQL and words for `field in (values)` conditions of required_when/unless."""
-    sql = " OR ".join(f"{q(k)} IN ({_in_list(v)})" for k, v in when.items())
-    words = " or ".join(f"{k} is {', '.join(v)}" for k, v in when.items())
-    return f"({sql})", words
-
-
-def _field_rules(entity: str, f: Field) -> list[Rule]:
-    c = q(f.name)
-    rid = f"{entity}.{f.name}"
-    out: list[Rule] = []
-    if f.required:
-        out.append(Rule(f"{rid}.required", f.name, "required", f"{c} IS NULL", f"{f.name} is required but empty"))
-    elif f.required_when:
-        cond, words = _condition(f.required_when)
-        out.append(
-            Rule(f"{rid}.required", f.name, "required", f"{c} IS NULL AND {cond}",
-                 f"{f.name} is required when {words} but empty")
-        )
-    if f.type == "integer":
-        out.append(Rule(f"{rid}.type", f.name, "type", f"{c} IS NOT NULL AND TRY_CAST({c} AS BIGINT) IS NULL",
-                        f"{f.name} is not a whole number"))
-    elif f.type == "decimal":
-        out.append(Rule(f"{rid}.type", f.name, "type",
-                        f"{c} IS NOT NULL AND NOT regexp_full_match({c}, '^[+-]?[0-9]+(\\.[0-9]+)?$')",
-                        f"{f.name} is not a decimal number (digits with an optional '.' decimal point)"))
-    elif f.type == "date":
-        out.append(Rule(f"{rid}.type", f.name, "type",
-                        f"{c} IS NOT NULL AND (NOT regexp_full_match({c}, '{DATE_PATTERN}') "
-                        f"OR TRY_CAST({c} AS DATE) IS NULL)",
-                        f"{f.name} is not a date in the form YYYY-MM-DD"))
-    elif f.type == "timestamp":
-        out.append(Rule(f"{rid}.type", f.name, "type",
-                        f"{c} IS NOT NULL AND (NOT regexp_full_match({c}, '{TIMESTAMP_PATTERN}') "
-                        f"OR TRY_CAST({c} AS TIMESTAMPTZ) IS NULL)",
-                        f"{f.name} is not an ISO 8601 timestamp with a UTC offset "
-                        "(like 2026-03-01T08:15:00+01:00)"))
-    if f.allowed:
-        out.append(Rule(f"{rid}.allowed", f.name, "allowed", f"{c} NOT IN ({_in_list(f.allowed)})",
-                        f"{f.name} is not one of: {', '.join(f.allowed)}"))
-    if f.pattern:
-        out.append(Rule(f"{rid}.pattern", f.name, "pattern", f"NOT regexp_full_match({c}, {_lit(f.pattern)})",
-                        f"{f.name} does not have the expected form"))
-    if f.is_numeric:
-        t = typed(f)
-        if f.nonzero:
-            out.append(Rule(f"{rid}.nonzero", f.name, "nonzero", f"{t} = 0", f"{f.name} must not be 0"))
-        bounds, words = [], []
-        if f.min is not None:
-            bounds.append(f"{t} < {f.min}")
-            words.append(f"at least {_num(f.min)}")
-        if f.max is not None:
-            bounds.append(f"{t} > {f.max}")
-            words.append(f"at most {_num(f.max)}")
-        if f.min_exclusive is not None:
-            expr = f"{t} <= {f.min_exclusive}"
-            word = f"greater than {_num(f.min_exclusive)}"
-            if f.min_exclusive_unless:
-                cond, cwords = _condition(f.min_exclusive_unless)
-                expr = f"({expr} AND NOT {cond})"
-                word += f" unless {cwords}"
-            bounds.append(expr)
-            words.append(word)
-        if bounds:
-            out.append(Rule(f"{rid}.range", f.name, "range", " OR ".join(bounds),
-                            f"{f.name} must be {' and '.join(words)}"))
-    return out
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
+def _check_size(entity: str, name: str, spec: dict) -> None:
+    """A decimal says how many digits it keeps; nothing else may (it would be documented and ignored)."""
+    if "max_length" in spec and (spec["type"] != "string" or not isinstance(spec["max_length"], int)
+                                 or isinstance(spec["max_length"], bool) or spec["max_length"] < 1):
+        raise ContractError(f"{entity}.{name}: max_length is a whole number of characters, for strings only")
+    sized = [k for k in ("decimals", "integer_digits") if k in spec]
+    if spec["type"] != "decimal":
+        if sized:
+            raise ContractError(f"{entity}.{name}: {', '.join(sized)} only apply to decimals")
+        return
+    d, i = spec.get("decimals"), spec.get("integer_digits")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (d, i)) or d + i < 1:
+        raise ContractError(f"{entity}.{name}: a decimal needs decimals and integer_digits (whole numbers, 0 or more)")
+    if d + i > MAX_DECIMAL_DIGITS:
+        raise ContractError(f"{entity}.{name}: decimals + integer_digits must be at most {MAX_DECIMAL_DIGITS}")
 
 
 def _parse(entity: str, raw: dict) -> Contract:
@@ -277,6 +201,7 @@ def _parse(entity: str, raw: dict) -> Contract:
             raise ContractError(f"{entity}.{name}: pii must be one of {PII_CLASSES}")
         if not spec.get("description"):
             raise ContractError(f"{entity}.{name}: a description is required")
+        _check_size(entity, name, spec)
         when = {k: tuple(v) for k, v in (spec.get("required_when") or {}).items()}
         unless = {k: tuple(v) for k, v in (spec.get("min_exclusive_unless") or {}).items()}
         fields.append(
@@ -287,6 +212,8 @@ def _parse(entity: str, raw: dict) -> Contract:
                 pattern=spec.get("pattern"), min=spec.get("min"), max=spec.get("max"),
                 min_exclusive=spec.get("min_exclusive"), min_exclusive_unless=unless,
                 nonzero=bool(spec.get("nonzero", False)), coarsen=spec.get("coarsen"),
+                decimals=spec.get("decimals"), integer_digits=spec.get("integer_digits"),
+                max_length=spec.get("max_length"),
             )
         )
     names = {f.name for f in fields}
@@ -330,19 +257,23 @@ def markdown_table(contract: Contract) -> str:
         req = "yes" if f.required else ("when " + "; ".join(
             f"{k} in {', '.join(v)}" for k, v in f.required_when.items()) if f.required_when else "no")
         limits = []
+        if f.type == "decimal":
+            limits.append(f"up to {f.integer_digits} digits before the point and {f.decimals} after")
         if f.allowed:
             limits.append(", ".join(f.allowed))
         if f.pattern:
             limits.append(f"pattern `{f.pattern}`")
+        if f.max_length:
+            limits.append(f"at most {f.max_length} characters")
         if f.min is not None:
-            limits.append(f">= {_num(f.min)}")
+            limits.append(f">= {num(f.min)}")
         if f.max is not None:
-            limits.append(f"<= {_num(f.max)}")
+            limits.append(f"<= {num(f.max)}")
         if f.min_exclusive is not None:
             unless = ""
             if f.min_exclusive_unless:
                 unless = " (except " + "; ".join(", ".join(v) for v in f.min_exclusive_unless.values()) + ")"
-            limits.append(f"> {_num(f.min_exclusive)}{unless}")
+            limits.append(f"> {num(f.min_exclusive)}{unless}")
         if f.nonzero:
             limits.append("non-zero")
         if f.unique:

@@ -80,6 +80,17 @@ def landing(mira_home) -> Path:
     return mira_home / "landing"
 
 
+def q(home: Path, sql: str, params=None) -> list[tuple]:
+    """Rows of a read-only query on the warehouse of `home`."""
+    from pipelines.warehouse import open_file
+
+    con = open_file(home / "warehouse.duckdb", read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
 def write_csv(path: Path, header: list[str], rows: list[list], encoding: str = "utf-8") -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding=encoding) as fh:

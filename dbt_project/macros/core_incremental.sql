@@ -57,21 +57,34 @@
     {%- set touched = target.identifier ~ '__touched' %}
     create temporary table {{ touched }} as {{ context[touched_macro](source) }};
 
+    {#- DELETE ... USING, not WHERE EXISTS: DuckDB plans the correlated EXISTS as a join that
+        first collects every distinct key of the whole mart (2.2 s at 8.7M movements for a few
+        hundred touched rows); USING joins the small touched table into the scan (0.02 s). #}
     delete from {{ target }} as dbt_target
-    where exists (
-        select 1
-        from {{ touched }} as touched
-        where
-        {%- for column in partition_by %}
-            touched.{{ column }} = dbt_target.{{ column }}{{ ' and' if not loop.last }}
-        {%- endfor %}
-        {%- if replace_from %}
-            and dbt_target.{{ replace_from }} >= touched.replace_from
-        {%- endif %}
-    );
+    using {{ touched }} as touched
+    where
+    {%- for column in partition_by %}
+        touched.{{ column }} = dbt_target.{{ column }}{{ ' and' if not loop.last }}
+    {%- endfor %}
+    {%- if replace_from %}
+        and dbt_target.{{ replace_from }} >= touched.replace_from
+    {%- endif %};
 
     insert into {{ target }} ({{ dest_cols_csv }})
     select {{ dest_cols_csv }} from {{ source }};
 
     drop table {{ touched }}
+{%- endmacro %}
+
+{#
+  `order by` for a full build of a large mart: rows written sorted by tenant (then day). DuckDB
+  keeps a min/max per storage block and column and skips blocks a filter or a join's keys rule
+  out, so reading one tenant's rows (publishing its serving file) or one tenant's day (the next
+  incremental run's joins) touches that tenant's blocks instead of the whole mart. Incremental
+  runs append their few rows in load order (day by day): no sort there.
+#}
+{% macro core_full_build_order(columns) -%}
+    {%- if not is_incremental() %}
+order by {{ columns | join(', ') }}
+    {%- endif %}
 {%- endmacro %}

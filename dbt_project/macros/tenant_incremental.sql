@@ -18,13 +18,21 @@
   leaves the old record and the next build redoes the tenant. A tenant gone from raw (retention)
   is touched too: its rows are deleted and nothing is inserted.
 
-  Usage in a model:
-    config(materialized='incremental', incremental_strategy='core_replace_touched',
-           unique_key=['tenant_id'], touched_partitions='tenants_touched',
-           on_schema_change='fail', post_hook="{{ tenant_builds_record() }}")
-  and every input read as {{ tenant_ref('model') }} (the whole model on a full build, the touched
+  Usage in a model: {{ config(**tenant_incremental()) }}, and every input read as {{ tenant_ref('model') }} (the whole model on a full build, the touched
   tenants' rows, as constants the engine can skip storage blocks with, on an incremental one).
 #}
+
+{# The config of a tenant-incremental model. #}
+{% macro tenant_incremental() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'core_replace_touched',
+        'unique_key': ['tenant_id'],
+        'touched_partitions': 'tenants_touched',
+        'on_schema_change': 'fail',
+        'post_hook': '{{ tenant_builds_record() }}',
+    }) }}
+{%- endmacro %}
 
 {% macro tenant_builds_relation() -%}
     {{ api.Relation.create(database=target.database, schema='intermediate', identifier='tenant_builds') }}

@@ -150,11 +150,12 @@ def run_full_build(full_refresh: bool = False, holding_lock: bool = False, conso
                            stdout_to=settings.log_dir / "mira-run.log", settings=settings,
                            holding_lock=holding_lock)
     events = outcome.result.get_asset_materialization_events()
-    models = sum(1 for m in events if m.asset_key and m.asset_key.path[0] in ("staging", "marts"))
+    models = sorted("/".join(m.asset_key.path) for m in events
+                    if m.asset_key and m.asset_key.path[0] in ("staging", "intermediate", "marts"))
     published = [m.materialization.partition for m in events
                  if m.asset_key and m.asset_key.path == ["serving", "tenant_file"]]
     summary = {"run_id": outcome.run_id, "success": outcome.success,
-               "failure": outcome.failure or "see the Dagster UI", "models_built": models,
+               "failure": outcome.failure or "see the Dagster UI", "models_built": len(models), "models": models,
                "phases": phase_seconds(outcome.step_seconds), "tenants_published": sorted(published),
                "warnings": outcome.warnings}
     summary.update(run_figures(outcome.run_id))

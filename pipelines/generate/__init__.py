@@ -104,7 +104,7 @@ def _reference_frames(b: _Tenant) -> dict[str, object]:
         }),
         "materials": writer.frame("materials", {
             "material_id": m.material_id, "tenant_id": tid, "sku": m.sku, "name": m.name, "category": m.category,
-            "kind": list(m.kind), "unit": list(m.unit), "unit_cost": writer.cents_strings(m.unit_cost),
+            "kind": list(m.kind), "unit": list(m.unit), "unit_cost": writer.micro_strings(m.unit_cost),
             "min_stock": _masked(writer.qty_strings(m.min_stock), m.show_reorder),
             "reorder_qty": _masked(writer.qty_strings(m.reorder_qty), m.show_reorder),
             "lead_time_days": [str(int(x)) for x in m.lead_time_days],

@@ -2,7 +2,10 @@
 
 Every template expands into size/colour variants (about 400 articles in all). A tenant draws
 80-300 of them, weighted by its sector, so an electrical installer stocks cable and breakers
-and a shipyard stocks anodes and antifouling. Prices are standard costs in euro per stock unit.
+and a shipyard stocks anodes and antifouling. Prices are standard costs in euro per stock unit:
+whole cents for what is bought per piece, box or tool, but up to six decimals for what is bought by
+the reel, the bag or the can and stocked per metre, kilogram or litre (an ERP divides the reel's
+price by its length: 0.873412 per metre), as real catalogues send them.
 """
 from __future__ import annotations
 
@@ -16,14 +19,15 @@ from .tenants import TenantProfile
 
 @dataclass
 class Materials:
-    """A tenant's catalogue. Quantities in milli-units (int64), money in cents (int64)."""
+    """A tenant's catalogue. Quantities in milli-units (int64), money in micro-euros (int64)."""
     material_id: list[str]
     sku: list[str]
     name: list[str]
     category: list[str]
     kind: np.ndarray           # str array: consumable / tool / material
     unit: np.ndarray           # str array
-    unit_cost: np.ndarray      # cents
+    unit_cost: np.ndarray      # micro-euros (1e-6): whole cents unless fine_cost
+    fine_cost: np.ndarray      # bool: costed to the micro-euro (per metre, kilogram, litre)
     typical_qty: np.ndarray    # milli-units per issue
     step: np.ndarray           # milli-units: the quantity grid of the unit
     popularity: np.ndarray     # relative frequency of use
@@ -39,6 +43,18 @@ class Materials:
     @property
     def is_tool(self) -> np.ndarray:
         return self.kind == "tool"
+
+
+# Stock units whose cheap articles are costed by dividing a pack's price (euro per unit below this).
+FINE_COST_UNITS = ("m", "kg", "l")
+FINE_COST_BELOW = 5.0
+
+
+def to_micro(euro: np.ndarray, fine: np.ndarray) -> np.ndarray:
+    """Euro -> micro-euros: to the micro-euro where `fine`, else to the cent; at least 1 cent (or 1e-6)."""
+    micro = np.round(np.asarray(euro, dtype=float) * 1e6)
+    cents = np.round(np.asarray(euro, dtype=float) * 100) * 10_000
+    return np.where(fine, np.maximum(micro, 1), np.maximum(cents, 10_000)).astype(np.int64)
 
 
 def _nice(x: np.ndarray, step: np.ndarray) -> np.ndarray:
@@ -87,7 +103,8 @@ def make_materials(t: TenantProfile, rng: np.random.Generator, issues_per_day: f
 
     price_level = rng.uniform(0.92, 1.10)
     unit_cost = np.array([a.cost for a in arts]) * price_level * rng.uniform(0.95, 1.05, n)
-    unit_cost = np.maximum(np.round(unit_cost * 100), 1).astype(np.int64)
+    fine_cost = np.isin(unit, list(FINE_COST_UNITS)) & (unit_cost < FINE_COST_BELOW)
+    unit_cost = to_micro(unit_cost, fine_cost)
 
     typical = np.array([a.qty for a in arts]) * rng.uniform(0.7, 1.4, n) * 1000
     typical = np.maximum(np.round(typical / step) * step, step).astype(np.int64)
@@ -116,7 +133,7 @@ def make_materials(t: TenantProfile, rng: np.random.Generator, issues_per_day: f
         sku=[f"{p}-{num:05d}" for p, num in zip(prefix, numbers)],
         name=[a.name for a in arts],
         category=[a.category for a in arts],
-        kind=kind, unit=unit, unit_cost=unit_cost, typical_qty=typical, step=step,
+        kind=kind, unit=unit, unit_cost=unit_cost, fine_cost=fine_cost, typical_qty=typical, step=step,
         popularity=popularity, van_ok=np.array([not a.bulky for a in arts]),
         reorder_qty=reorder, min_stock=min_stock, lead_time_days=lead.astype(np.int64),
         show_reorder=show,

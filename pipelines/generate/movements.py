@@ -7,7 +7,7 @@ The story, in the order it is generated:
    arrive before stock would run out (see stock.py);
 3. everything sorted in time and numbered per tenant.
 
-Quantities are int64 thousandths of the stock unit, money int64 cents, times int64 seconds of
+Quantities are int64 thousandths of the stock unit, money int64 micro-euros, times int64 seconds of
 local (Brussels) wall-clock time since 1970; -1 means "empty" in the index columns.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 
 from . import rhythm, schema
-from .catalogue import Materials
+from .catalogue import Materials, to_micro
 from .people import Users, pick, role_weights
 from .places import Locations, Projects
 from .stock import max_concurrent, replenish
@@ -297,7 +297,7 @@ def make_movements(t: TenantProfile, rng: np.random.Generator, per_day: float, m
     ts_r = _place_before(rng, trig2, first, 0.4, rhythm.RECEIPT_SLOT, (8 * 3600, 16 * 3600), 3)
     nr = len(ts_r)
     years = (ts_r // 86400 - first) / 365.0
-    price = np.round(std_cost[rec_m] * (1 + 0.03 * years) * rng.uniform(0.97, 1.05, nr)).astype(np.int64)
+    price = to_micro(std_cost[rec_m] / 1e6 * (1 + 0.03 * years) * rng.uniform(0.97, 1.05, nr), mats.fine_cost[rec_m])
     note_ref = np.where(rng.random(nr) < 0.2, rng.integers(10000, 99999, nr), -1)
     blocks.append(_block(nr, ts=ts_r, mtype=RECEIPT, mat=rec_m, qty=rec_q, to_loc=rec_wh,
                          user=pick(users, store_w, ts_r // 86400, rng), cost=np.maximum(price, 0),

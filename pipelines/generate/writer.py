@@ -52,15 +52,16 @@ def qty_strings(milli: np.ndarray) -> pl.Series:
     return df.select(_qty_expr("q").alias("v"))["v"]
 
 
-def _cents_expr(col: str) -> pl.Expr:
+def _micro_expr(col: str) -> pl.Expr:
+    """Micro-euros -> the decimal a catalogue shows: 12500000 -> '12.50', 873412 -> '0.873412'; -1 -> null."""
     c = pl.col(col)
-    return pl.when(c >= 0).then(pl.concat_str([(c // 100).cast(pl.Utf8), pl.lit("."),
-                                               (c % 100).cast(pl.Utf8).str.zfill(2)]))
+    frac = (c % 1_000_000).cast(pl.Utf8).str.zfill(6).str.strip_chars_end("0").str.pad_end(2, "0")
+    return pl.when(c >= 0).then(pl.concat_str([(c // 1_000_000).cast(pl.Utf8), pl.lit("."), frac]))
 
 
-def cents_strings(cents: np.ndarray) -> pl.Series:
-    df = pl.DataFrame({"c": np.asarray(cents, dtype=np.int64)})
-    return df.select(_cents_expr("c").alias("v"))["v"]
+def micro_strings(micro: np.ndarray) -> pl.Series:
+    df = pl.DataFrame({"c": np.asarray(micro, dtype=np.int64)})
+    return df.select(_micro_expr("c").alias("v"))["v"]
 
 
 def lookup(values, idx: np.ndarray) -> pl.Series:
@@ -147,7 +148,7 @@ def movements_frame(tenant_id: str, other_tenant: str, mv: Movements, material_i
         project_id=pl.col("project_id"),
         user_id=pl.col("user_id"),
         unit_cost=pl.when(broken("movements.unit_cost.required")).then(pl.lit(None, dtype=pl.Utf8))
-        .otherwise(_cents_expr("cost")),
+        .otherwise(_micro_expr("cost")),
         note=pl.when(pl.col("note_ref") >= 0).then(pl.lit("Delivery note DN") + pl.col("note_ref").cast(pl.Utf8))
         .otherwise(pl.col("note_text")),
         _month=dt.dt.strftime("%Y-%m"),

@@ -1,11 +1,18 @@
 """Landing discovery: which files exist, and which of them the manifest has not seen.
 
 A landing file lives at <landing>/<tenant_id>/<entity>/<name>.csv|jsonl|parquet. Hidden files
-(name starting with '.') are uploads in progress and are left alone until renamed.
+(name starting with '.') are uploads in progress and are left alone until renamed; so is
+everything in a hidden folder, except a folder whose name starts with '..', which no uploader
+uses for work in progress and which would otherwise hide a tenant's files without a word.
+Everything else visible is reported, the files that cannot be ingested with the reason:
+symbolic links are never followed (a link could read any file the pipeline can read, or another
+tenant's folder under this tenant's name), nor are sockets or pipes read.
 """
 from __future__ import annotations
 
 import hashlib
+import os
+import stat as stat_mode
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +32,54 @@ class LandingFile:
     mtime_ns: int
     problem: str | None = None   # why the file cannot be ingested at all (wrong place or format)
     problem_rule: str | None = None
+    is_link: bool = False        # a symbolic link: reported, never read
 
     def content_hash(self) -> str:
         h = hashlib.sha256()
+        if self.is_link or not self.path.is_file():
+            h.update(f"link:{os.readlink(self.path) if self.is_link else ''}".encode())
+            return h.hexdigest()
         with open(self.path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
         return h.hexdigest()
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".") and not name.startswith("..")
+
+
+def _entries(landing: Path):
+    """(path, is_link) of every visible file, symbolic link (to a file or a folder, not followed)
+    and other non-folder entry under the landing root."""
+    for root, dirs, files in os.walk(landing, followlinks=False):
+        base = Path(root)
+        links = [d for d in dirs if (base / d).is_symlink()]
+        dirs[:] = [d for d in dirs if not _hidden(d) and d not in links]
+        for name in files + links:
+            if not _hidden(name):
+                yield base / name, (base / name).is_symlink()
+
+
+def _problem(parts: tuple[str, ...], path: Path, is_link: bool, mode: int) -> tuple[str, str] | None:
+    """(reason, rule) when the file cannot be ingested for where or what it is."""
+    if is_link:
+        return "is a symbolic link; landing files must be regular files inside the landing folder", "file.location"
+    if not stat_mode.S_ISREG(mode):
+        return "is not a regular file (a pipe, socket or device)", "file.location"
+    if len(parts) > 3 and len(parts[0]) and parts[1] in ENTITIES:
+        return ("lies in a subfolder of the entity folder; only files directly in <tenant_id>/<entity>/ "
+                "are read", "file.location")
+    if len(parts) != 3:
+        return "file is not at <tenant_id>/<entity>/<file>; it cannot be attributed", "file.location"
+    if not tenant_id_pattern().fullmatch(parts[0]):
+        return "its tenant folder's name is not a valid tenant id (lower case letters, digits, dashes)", \
+            "file.location"
+    if parts[1] not in ENTITIES:
+        return f"folder {parts[1]!r} is not an entity ({', '.join(ENTITIES)})", "file.location"
+    if FORMATS.get(path.suffix.lower()) is None:
+        return f"extension {path.suffix!r} is not supported (use .csv, .jsonl or .parquet)", "file.format"
+    return None
 
 
 def discover(landing: Path) -> list[LandingFile]:
@@ -39,28 +87,15 @@ def discover(landing: Path) -> list[LandingFile]:
     landing = Path(landing)
     if not landing.is_dir():
         return []
-    pattern = tenant_id_pattern()
     found: list[LandingFile] = []
-    for path in sorted(p for p in landing.rglob("*") if p.is_file()):
-        rel_parts = path.relative_to(landing).parts
-        if any(part.startswith(".") for part in rel_parts):
-            continue
-        stat = path.stat()
-        rel = "/".join(rel_parts)
-        tenant = rel_parts[0] if len(rel_parts) > 1 else ""
-        entity = rel_parts[1] if len(rel_parts) > 2 else ""
-        fmt = FORMATS.get(path.suffix.lower())
-        problem = rule = None
-        if len(rel_parts) != 3:
-            problem, rule = ("file is not at <tenant_id>/<entity>/<file>; it cannot be attributed", "file.location")
-        elif not pattern.fullmatch(tenant):
-            problem, rule = (f"folder {tenant!r} is not a valid tenant id", "file.location")
-        elif entity not in ENTITIES:
-            problem, rule = (f"folder {entity!r} is not an entity ({', '.join(ENTITIES)})", "file.location")
-        elif fmt is None:
-            problem, rule = (f"extension {path.suffix!r} is not supported (use .csv, .jsonl or .parquet)",
-                             "file.format")
-        found.append(LandingFile(path, rel, tenant, entity, fmt, stat.st_size, stat.st_mtime_ns, problem, rule))
+    for path, is_link in sorted(_entries(landing)):
+        parts = path.relative_to(landing).parts
+        st = path.lstat()
+        tenant = parts[0] if len(parts) > 1 else ""
+        entity = parts[1] if len(parts) > 2 else ""
+        problem, rule = _problem(parts, path, is_link, st.st_mode) or (None, None)
+        found.append(LandingFile(path, "/".join(parts), tenant, entity, FORMATS.get(path.suffix.lower()),
+                                 st.st_size, st.st_mtime_ns, problem, rule, is_link))
     return found
 
 

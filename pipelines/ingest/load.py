@@ -81,11 +81,18 @@ class IngestReport:
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the warehouse's tables, and bring a raw column whose contract type changed (a decimal
+    given more digits) to the new type: rows cast into the old one would be rounded to fit it."""
     con.execute(WAREHOUSE_DDL)
     for entity in ENTITIES:
         c = load_contract(entity)
         cols = [f"{q(n)} {t}" for n, t, _ in c.warehouse_columns] + [f"{n} {t}" for n, t in META_COLUMNS]
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{entity} ({', '.join(cols)})")
+        have = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+                                "current_database() AND schema_name = 'raw' AND table_name = ?", [entity]).fetchall())
+        for name, sql_type, _ in c.warehouse_columns:
+            if name in have and have[name].replace(" ", "") != sql_type.replace(" ", ""):
+                con.execute(f"ALTER TABLE raw.{entity} ALTER COLUMN {q(name)} TYPE {sql_type}")
 
 
 def _known(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:

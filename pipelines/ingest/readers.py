@@ -8,34 +8,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import duckdb
 
 from pipelines.contracts import Contract, q
 from pipelines.ingest.discover import LandingFile
+from pipelines.ingest.rejection import FileRejected
+from pipelines.ingest.structured import check_columns, read_jsonl, read_parquet
+from pipelines.ingest.textcsv import read_csv_python
 
-
-class FileRejected(Exception):
-    def __init__(self, rule: str, reason: str):
-        super().__init__(reason)
-        self.rule = rule
-        self.reason = reason
-
-
-def _check_columns(columns: list[str], contract: Contract) -> None:
-    expected = contract.field_names
-    dupes = sorted({c for c in columns if columns.count(c) > 1})
-    if dupes:
-        raise FileRejected("file.duplicate_column", f"column(s) {', '.join(dupes)} appear more than once")
-    unknown = [c for c in columns if c not in expected]
-    missing = [c for c in expected if c not in columns]
-    if unknown:
-        raise FileRejected("file.unknown_column",
-                           f"unknown column(s) {', '.join(unknown)}; the {contract.entity} contract has: "
-                           + ", ".join(expected))
-    if missing:
-        raise FileRejected("file.missing_column", f"missing column(s) {', '.join(missing)}")
+__all__ = ["FileRejected", "read_csv_files", "read_into"]
 
 
 def _csv_header(f: LandingFile, contract: Contract) -> list[str]:
@@ -54,22 +36,8 @@ def _csv_header(f: LandingFile, contract: Contract) -> list[str]:
             if delim in columns[0]:
                 raise FileRejected("file.delimiter",
                                    f"fields are separated by {name}; the landing format uses commas")
-    _check_columns(columns, contract)
+    check_columns(columns, contract)
     return columns
-
-
-def _csv_error(exc: duckdb.Error) -> FileRejected:
-    msg = str(exc)
-    if "unicode" in msg.lower() or "utf" in msg.lower():
-        return FileRejected("file.encoding", "file is not valid UTF-8 (is it in another encoding?)")
-    m = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", msg)
-    line = re.search(r"[Ll]ine:? (\d+)", msg)
-    where = f" at line {line.group(1)}" if line else ""
-    if m:
-        return FileRejected("file.malformed",
-                            f"a row has {m.group(2)} fields instead of {m.group(1)}{where}; "
-                            "is the file truncated or wrongly quoted? Nothing of it was loaded")
-    return FileRejected("file.malformed", f"the file could not be parsed as CSV{where}; nothing of it was loaded")
 
 
 def _select_list(columns: list[str], contract: Contract) -> str:
@@ -170,40 +138,25 @@ def read_into(con: duckdb.DuckDBPyConnection, stage: str, f: LandingFile, contra
     try:
         if f.fmt == "csv":
             columns = _csv_header(f, contract)
-            con.execute(f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
-                        f"FROM {_csv_scan(columns, '?')})", [f.tenant_id, str(f.path)])
+            body = f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
+            try:
+                con.execute(body + f"FROM {_csv_scan(columns, '?')})", [f.tenant_id, str(f.path)])
+            except duckdb.InterruptException:
+                raise
+            except duckdb.Error:   # DuckDB's parser is stricter than the format: Python's has the last word
+                read_csv_python(con, f.path, columns, body + "FROM _py_rows)", [f.tenant_id], file_no, stage)
         elif f.fmt == "jsonl":
-            try:
-                keys = [r[0] for r in con.execute(
-                    "SELECT DISTINCT unnest(json_keys(json)) FROM read_ndjson_objects(?)", [str(f.path)]
-                ).fetchall()]
-            except duckdb.Error:
-                raise FileRejected("file.malformed",
-                                   "the file is not valid JSON Lines (one object per line); nothing of it was loaded")
-            unknown = [k for k in keys if k not in contract.field_names]
-            if unknown:
-                raise FileRejected("file.unknown_column",
-                                   f"unknown field(s) {', '.join(sorted(unknown))}; the {contract.entity} contract "
-                                   f"has: {', '.join(contract.field_names)}")
-            cols = ", ".join(
-                f"NULLIF(json_extract_string(json, '$.\"{n}\"'), '') AS {q(n)}" for n in contract.field_names
-            )
-            con.execute(f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {cols} FROM read_ndjson_objects(?))",
-                        [f.tenant_id, str(f.path)])
+            read_jsonl(con, stage, f, contract, prefix, rule_sql)
         elif f.fmt == "parquet":
-            try:
-                columns = [r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(f.path)]).fetchall()]
-            except duckdb.Error:
-                raise FileRejected("file.malformed", "the file is not a readable Parquet file")
-            _check_columns(columns, contract)
+            columns = read_parquet(con, f, contract)
             con.execute(f"INSERT INTO {stage} SELECT *, {rule_sql} FROM ({prefix}, {_select_list(columns, contract)} "
                         "FROM read_parquet(?))",
                         [f.tenant_id, str(f.path)])
         else:  # discover() marks these; kept for safety
             raise FileRejected("file.format", "unsupported file format")
-    except duckdb.Error as exc:
-        if f.fmt == "csv":
-            raise _csv_error(exc) from None
+    except duckdb.InterruptException:   # Ctrl-C is not a malformed file
+        raise
+    except duckdb.Error:
         raise FileRejected("file.malformed", f"the file could not be read as {f.fmt}; nothing of it was loaded") from None
     rows = con.execute(f"SELECT count(*) FROM {stage} WHERE _file_no = ?", [file_no]).fetchone()[0]
     if rows == 0:

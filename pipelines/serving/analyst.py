@@ -33,8 +33,10 @@ ALIAS = "snapshot"
 def publish_analyst_snapshot(settings: Settings | None = None, changed_only: bool = False) -> dict[str, int] | None:
     """Bring the analyst snapshot up to date and swap it in; returns rows per table. Raises if
     there is no mart to publish (an empty snapshot would silently replace a good one).
-    changed_only: when no tenant's data changed since the snapshot was last published, leave it
-    and return None; otherwise only the changed tenants' rows are rewritten (see above)."""
+    changed_only (a build): when no tenant's data changed since the snapshot was last published,
+    leave it and return None; otherwise only the changed tenants' rows are rewritten (see above).
+    Without it (a republish after an erasure, a restriction, a restore: rows changed in place,
+    which no version shows), the snapshot is written whole."""
     settings = settings or get_settings()
     with connect(settings=settings, read_only=True) as con:
         now = versions.current(con) if _has_raw(con) else {}
@@ -46,7 +48,7 @@ def publish_analyst_snapshot(settings: Settings | None = None, changed_only: boo
     before: dict[str, str] = last.get("tenants") or {}
     changed = sorted(t for t in set(now) | set(before) if now.get(t) != before.get(t))
     whole_size = last.get("whole_size") or 0
-    partial = (path.exists() and bool(before) and len(changed) * 2 <= len(now)
+    partial = (changed_only and path.exists() and bool(before) and len(changed) * 2 <= len(now)
                and whole_size and path.stat().st_size < 2 * whole_size)
     folder = settings.serving_dir
     folder.mkdir(parents=True, exist_ok=True)

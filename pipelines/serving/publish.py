@@ -49,7 +49,7 @@ CALENDAR = ("dim_date", "date_day")
 
 
 def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, folder: Path, settings: Settings,
-                 alias: str = "tenant_copy", restricted: bool = False) -> int:
+                 alias: str = "tenant_copy", restricted: bool = False, sources: dict[str, str] | None = None) -> int:
     """Write one tenant's serving file (its rows of every mart, masked, plus rollups); rows written.
 
     A statement per table and a few per file: with hundreds of tenants the fixed cost per file,
@@ -61,13 +61,14 @@ def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, fol
     names = {t for t, _ in tables}
     for table, tenanted in tables:
         name = f"{MARTS}.{ident(table)}"
+        source = (sources or {}).get(table, name)
         where, params = (" WHERE tenant_id = ?", [tenant]) if tenanted else ("", [])
         if table == CALENDAR[0] and not tenanted and "fct_stock_movements" in names:
             where = (f" WHERE {CALENDAR[1]} BETWEEN (SELECT min(movement_date) FROM {MARTS}.fct_stock_movements "
                      f"WHERE tenant_id = ?) AND (SELECT max(movement_date) FROM {MARTS}.fct_stock_movements "
                      "WHERE tenant_id = ?)")
             params = [tenant, tenant]
-        con.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM {name}{where}", params)
+        con.execute(f"CREATE TABLE {alias}.{name} AS SELECT * FROM {source}{where}", params)
     if restricted:
         mask_restricted(con, alias)
     if {"fct_material_usage_daily", "dim_materials"} <= names:
@@ -84,6 +85,12 @@ def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, fol
 # Tenant files written side by side: each is a few dozen small statements, mostly one thread's
 # work, so two writers keep both cores of a small machine busy.
 PUBLISH_WORKERS = 2
+# Many tenants at once: a writer takes CHUNK of them and first copies their rows of each large
+# mart (BIG_ROWS or more) into a temporary table sorted by tenant, so each tenant's copy reads a
+# few storage blocks of it instead of scanning the whole mart: 200 tenants cost 20 scans of a
+# mart, not 200 (at 8.7M movements a scan of the ledger took 0.2 s of each tenant's 1.7 s).
+CHUNK = 10
+BIG_ROWS = 200_000
 
 
 def publish_tenants(settings: Settings | None = None, log=lambda m: None, changed_only: bool = False,
@@ -118,25 +125,32 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                 [MARTS]).fetchall()
             restricted = has_restrictions(con)
             queue = iter(due)
+            big = [t for (t,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
+                "AND estimated_size >= ?", [MARTS, BIG_ROWS]).fetchall() if dict(tables).get(t)]
 
             def worker(no: int) -> None:
-                # A DuckDB instance of its own, not a cursor of the shared one: DETACH checkpoints a
+                # A DuckDB instance of its own, not a cursor of a shared one: DETACH checkpoints a
                 # copy only while no other transaction is active in its instance, and the other
                 # worker's often was; the skipped checkpoint left the copy's rows in its write-ahead
                 # log, and the file was swapped in without them (a tenant's file with no table).
                 with connect(settings=settings, read_only=True) as cur:
                     while True:
                         with lock:
-                            tenant = next(queue, None)
-                        if tenant is None:
+                            chunk = [t for t in (next(queue, None) for _ in range(CHUNK)) if t is not None]
+                        if not chunk:
                             return
-                        n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
-                                         alias=f"tenant_copy_{no}", restricted=restricted)
-                        with lock:
-                            rows[tenant] = n
-                            record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
-                            on_published(tenant, n)
-                            log(f"published tenant {len(rows)}/{len(due)}")
+                        sources = _chunk_sources(cur, big, chunk, no) if len(chunk) > 1 else {}
+                        for tenant in chunk:
+                            n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
+                                             alias=f"tenant_copy_{no}", restricted=restricted, sources=sources)
+                            with lock:
+                                rows[tenant] = n
+                                record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
+                                on_published(tenant, n)
+                                log(f"published tenant {len(rows)}/{len(due)}")
+                        for temp in sources.values():
+                            cur.execute(f"DROP TABLE temp.main.{temp}")
 
             _run_workers(worker, min(PUBLISH_WORKERS, len(due)))
     finally:
@@ -146,6 +160,17 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
         if stale.stem not in tenants:
             stale.unlink()
     return rows
+
+
+def _chunk_sources(cur, big: list[str], chunk: list[str], no: int) -> dict[str, str]:
+    """table -> a temporary table of these tenants' rows of it, sorted by tenant (see CHUNK)."""
+    sources = {}
+    for table in big:
+        temp = ident(f"_chunk_{no}_{table}")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE {temp} AS SELECT * FROM {MARTS}.{ident(table)} "
+                    "WHERE list_contains(?, tenant_id) ORDER BY tenant_id", [chunk])
+        sources[table] = temp
+    return sources
 
 
 def _run_workers(worker: Callable[[int], None], n: int) -> None:

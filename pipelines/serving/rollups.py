@@ -46,8 +46,8 @@ DIMENSION_COLUMNS = {
 KEY_COLUMNS = ("category", "material_id", "unit", "project_id", "location_id", "user_pseudonym")
 
 _MEASURES = """
-    CAST(sum(f.consumed_quantity) AS DECIMAL(38, 6)) AS consumed_quantity,
-    CAST(sum(f.consumed_value) AS DECIMAL(38, 6)) AS consumed_value,
+    CAST(sum(f.consumed_quantity) AS DECIMAL(38, 12)) AS consumed_quantity,
+    CAST(sum(f.consumed_value) AS DECIMAL(38, 12)) AS consumed_value,
     CAST(sum(f.movement_count) AS BIGINT) AS movement_count,
     count(*) FILTER (f.consumed_value IS NULL) AS rows_without_value"""
 

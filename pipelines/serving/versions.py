@@ -95,11 +95,17 @@ def overall(current_versions: dict[str, str]) -> str:
 
 
 def drop(settings: Settings, tenants: list[str]) -> int:
-    """Retention: retired tenants leave the record (their id must not outlive their data)."""
+    """Retention: retired tenants leave the records, the tenants' and the analyst snapshot's
+    (their id must not outlive their data)."""
     record = recorded(settings)
     gone = [t for t in tenants if t in record]
     if gone:
         save(settings, {t: v for t, v in record.items() if t not in gone})
+    analyst = recorded(settings, ANALYST_RECORD_FILE)
+    listed = analyst.get("analyst", {}).get("tenants") or {}
+    if any(t in listed for t in tenants):
+        analyst["analyst"]["tenants"] = {t: v for t, v in listed.items() if t not in tenants}
+        save(settings, analyst, ANALYST_RECORD_FILE)
     return len(gone)
 
 

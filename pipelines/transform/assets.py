@@ -68,7 +68,7 @@ def dbt_assets_def():
 
         settings = get_settings()
         manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
-        select, indirect = runner.selection_args(context, manifest, translator)
+        select, indirect, folder = runner.selection_args(context, manifest, translator)
         args = ["build", *dbt_build_flags(full_refresh=config.full_refresh, unit_tests=config.unit_tests,
                                           full_tests=config.full_tests), *select]
         if indirect:
@@ -85,7 +85,7 @@ def dbt_assets_def():
         target = settings.home / "dbt" / "target"
         seed_parse(target)
         ok, results, outcome = runner.invoke(args, target, settings.log_dir / "dbt", dbt_env(settings.home),
-                                             on_event=finished)
+                                             on_event=finished, project_dir=folder)
         yield from runner.dagster_events(results, manifest, translator, context, target)
         if not ok:
             raise runner.DbtStepFailed(runner.failure_summary(outcome))

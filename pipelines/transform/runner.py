@@ -29,15 +29,18 @@ class DbtStepFailed(RuntimeError):
     """dbt could not build everything: which nodes failed, in words (never row data)."""
 
 
-def selection_args(context, manifest: dict, translator) -> tuple[list[str], str | None]:
-    """The --select/--exclude arguments of the assets and checks this step was asked for (all
-    of them in a full build), and dbt's indirect selection when only some checks are selected."""
+def selection_args(context, manifest: dict, translator) -> tuple[list[str], str | None, Path]:
+    """The --select/--exclude (or --selector) arguments of the assets and checks this step was
+    asked for (all of them in a full build), dbt's indirect selection when only some checks are
+    selected, and the project folder to run (dagster-dbt writes a large selection into a
+    selectors.yml of a temporary copy of the project)."""
     from dagster_dbt.core.resource import get_updated_cli_invocation_params_for_context
 
     params = get_updated_cli_invocation_params_for_context(
         context=context, manifest=manifest, dagster_dbt_translator=translator,
         runtime_selects=[], runtime_excludes=[])
-    return list(params.selection_args), params.indirect_selection
+    folder = Path(params.dbt_project.project_dir) if params.dbt_project else project().project_dir
+    return list(params.selection_args), params.indirect_selection, folder
 
 
 @contextmanager
@@ -64,7 +67,8 @@ def close_duckdb() -> None:
 
 
 def invoke(args: Sequence[str], target: Path, log_path: Path, env: dict[str, str],
-           on_event: Callable[[dict[str, Any]], None] | None = None) -> tuple[bool, list[dict[str, Any]], Any]:
+           on_event: Callable[[dict[str, Any]], None] | None = None,
+           project_dir: Path | None = None) -> tuple[bool, list[dict[str, Any]], Any]:
     """Run `dbt <args>` here; returns (success, result events as dicts, dbt's result object)."""
     from dbt.cli.main import dbtRunner
     from dbt_common.events.functions import msg_to_dict
@@ -80,7 +84,8 @@ def invoke(args: Sequence[str], target: Path, log_path: Path, env: dict[str, str
             if on_event is not None:
                 on_event(event)
 
-    full = [*args, "--project-dir", str(project().project_dir), "--profiles-dir", str(project().profiles_dir),
+    full = [*args, "--project-dir", str(project_dir or project().project_dir),
+            "--profiles-dir", str(project().profiles_dir),
             "--target-path", str(target), "--log-path", str(log_path)]
     with _env({**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
         try:

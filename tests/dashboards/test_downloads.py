@@ -1,6 +1,7 @@
 """Downloads: CSV and Excel give back the table (formulas defused), the monthly report is one PDF page."""
 from __future__ import annotations
 
+import csv
 import io
 from datetime import date
 
@@ -43,3 +44,41 @@ def test_monthly_report_is_one_page_pdf():
     pdf = downloads.monthly_report_pdf("Bouwwerken Janssens NV", date(2026, 10, 1), totals, daily, tops, tops)
     assert pdf.startswith(b"%PDF")
     assert b"/Count 1" in pdf
+
+
+FORMULAS = ["=1+2", '=HYPERLINK("http://example.test","x")', "+SUM(1)", "-2+3", "@cmd", "\t=1", "\r=1",
+            "=cmd|' /C calc'!A0"]
+
+
+def _hostile() -> pd.DataFrame:
+    """Names as a tenant's own system may send them (ingestion loads them: they are the tenant's data)."""
+    return pd.DataFrame({"material": FORMULAS, "value": [-2.25] * len(FORMULAS)})
+
+
+def test_csv_neutralises_every_formula_start_and_leaves_numbers_alone():
+    back = pd.read_csv(io.BytesIO(downloads.to_csv(_hostile())), encoding="utf-8-sig", keep_default_na=False)
+    assert list(back["material"]) == ["'" + f for f in FORMULAS]
+    assert list(back["value"]) == [-2.25] * len(FORMULAS)     # a negative number is a number, not a formula
+    header = downloads.to_csv(pd.DataFrame({"=HYPERLINK(1)": [1]})).decode("utf-8-sig").splitlines()[0]
+    assert header == "'=HYPERLINK(1)"
+
+
+def test_csv_never_breaks_a_value_across_rows():
+    """A carriage return inside a name must stay inside its quoted cell: a reader that started a
+    new row there would also start a cell with the '=' after it, undefused."""
+    names = ["x\r=HYPERLINK(\"http://example.test\")", "two\nlines", "cr\r\nlf"]
+    raw = downloads.to_csv(pd.DataFrame({"material": names, "value": [1, 2, 3]})).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(raw, newline="")))
+    assert rows == [["material", "value"]] + [[n, str(v)] for n, v in zip(names, [1, 2, 3])]
+
+
+def test_excel_stores_every_formula_like_cell_as_text():
+    df = _hostile()
+    df.columns = ["=material", "value"]
+    ws = openpyxl.load_workbook(io.BytesIO(downloads.to_xlsx(df, "hostile"))).active
+    cells = [c for row in ws.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    # XML, which an .xlsx is, reads a carriage return as a line feed: the cell is still text
+    assert [c.value for c in ws["A"]][1:] == [f.replace("\r", "\n") for f in FORMULAS]
+    assert ws["A1"].value == "=material" and ws["A1"].data_type == "s"
+    assert [c.value for c in ws["B"]][1:] == [-2.25] * len(FORMULAS)

@@ -36,16 +36,16 @@ CREATE TABLE raw.tenants (tenant_id VARCHAR, name VARCHAR, country VARCHAR,
 CREATE TABLE raw.users (user_pseudonym VARCHAR, tenant_id VARCHAR, role VARCHAR,
     created_at TIMESTAMPTZ, last_login_date DATE{LINEAGE_COLUMNS});
 CREATE TABLE raw.materials (material_id VARCHAR, tenant_id VARCHAR, sku VARCHAR, name VARCHAR,
-    category VARCHAR, kind VARCHAR, unit VARCHAR, unit_cost DECIMAL(18,4),
-    min_stock DECIMAL(18,4), reorder_qty DECIMAL(18,4), lead_time_days INTEGER{LINEAGE_COLUMNS});
+    category VARCHAR, kind VARCHAR, unit VARCHAR, unit_cost DECIMAL(18,6),
+    min_stock DECIMAL(18,6), reorder_qty DECIMAL(18,6), lead_time_days INTEGER{LINEAGE_COLUMNS});
 CREATE TABLE raw.locations (location_id VARCHAR, tenant_id VARCHAR, name VARCHAR,
     kind VARCHAR{LINEAGE_COLUMNS});
 CREATE TABLE raw.projects (project_id VARCHAR, tenant_id VARCHAR, name VARCHAR,
     cost_centre VARCHAR, status VARCHAR, started_at DATE, ended_at DATE{LINEAGE_COLUMNS});
 CREATE TABLE raw.movements (movement_id VARCHAR, tenant_id VARCHAR, occurred_at TIMESTAMPTZ,
-    movement_type VARCHAR, material_id VARCHAR, quantity DECIMAL(18,4), unit VARCHAR,
+    movement_type VARCHAR, material_id VARCHAR, quantity DECIMAL(18,6), unit VARCHAR,
     from_location_id VARCHAR, to_location_id VARCHAR, project_id VARCHAR,
-    user_pseudonym VARCHAR, unit_cost DECIMAL(18,4){LINEAGE_COLUMNS});
+    user_pseudonym VARCHAR, unit_cost DECIMAL(18,6){LINEAGE_COLUMNS});
 
 INSERT INTO raw.tenants (tenant_id, name, country, subscription_status, subscribed_at, terminated_at) VALUES
     ('t1', 'Acme Bau', 'DE', 'active', '2025-01-01', NULL),

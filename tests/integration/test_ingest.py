@@ -11,16 +11,8 @@ import pytest
 
 from pipelines.warehouse import open_file
 from pipelines.ingest.load import ingest
-from tests.conftest import write_csv, key_for
+from tests.conftest import key_for, q, write_csv
 from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, USER_FIELDS, material, movement, user
-
-
-def q(home, sql, params=None):
-    con = open_file(home / "warehouse.duckdb", read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
 
 
 def test_rows_end_in_exactly_one_place_with_rule_and_reason(mira_home, landing):

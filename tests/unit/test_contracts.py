@@ -40,6 +40,12 @@ def test_warehouse_columns_hold_no_personal_data():
     ({"type": "string", "pii": "none"}, "description"),
     ({"type": "string", "pii": "none", "description": "x", "requird": True}, "unknown contract keys"),
     ({"type": "string", "pii": "none", "description": "x", "required_when": {"nope": ["a"]}}, "unknown field"),
+    ({"type": "decimal", "pii": "none", "description": "x"}, "a decimal needs decimals and integer_digits"),
+    ({"type": "decimal", "pii": "none", "description": "x", "decimals": 6}, "a decimal needs"),
+    ({"type": "decimal", "pii": "none", "description": "x", "decimals": 10, "integer_digits": 10}, "at most 18"),
+    ({"type": "string", "pii": "none", "description": "x", "decimals": 2}, "only apply to decimals"),
+    ({"type": "decimal", "pii": "none", "description": "x", "decimals": 2, "integer_digits": 4, "max_length": 5},
+     "max_length"),
 ])
 def test_malformed_contracts_are_refused(bad, message):
     raw = {"entity": "locations", "key": ["tenant_id"],
@@ -78,6 +84,15 @@ BASE = dict(movement_id="M1", tenant_id="acme", occurred_at="2026-03-01T08:15:00
     ({"unit": "stuks"}, "movements.unit.allowed"),
     ({"tenant_id": "beta"}, "movements.tenant_id.folder"),
     ({"material_id": None}, "movements.material_id.required"),
+    ({"quantity": "2.1234567"}, "movements.quantity.precision"),
+    ({"quantity": "2.1234560000"}, None),
+    ({"quantity": "1234567890123"}, "movements.quantity.overflow"),
+    ({"quantity": "0001234567890.5"}, None),
+    ({"quantity": "999999999999.9999999"}, "movements.quantity.precision"),
+    ({"material_id": "MAT\x1b[0m"}, "movements.material_id.type"),
+    ({"material_id": "M" * 1001}, "movements.material_id.length"),
+    ({"occurred_at": "2026-03-01T08:15:00.1234567+01:00"}, "movements.occurred_at.type"),
+    ({"occurred_at": "2026-03-01T08:15:00.1234560+01:00"}, None),
 ])
 def test_movement_rules(change, rule):
     assert _first_rule("movements", {**BASE, **change}) == rule

@@ -88,7 +88,7 @@ def test_rollup_relation_equals_the_daily_mart_across_a_new_year(monkeypatch):
                     [(f"m{i}", None if i % 4 == 0 else f"c{i % 3}", f"Material {i}") for i in range(12)])
     con.execute("""CREATE TABLE marts.fct_material_usage_daily (tenant_id VARCHAR, usage_date DATE,
                    material_id VARCHAR, project_id VARCHAR, location_id VARCHAR, user_pseudonym VARCHAR, unit VARCHAR,
-                   consumed_quantity DECIMAL(28, 6), consumed_value DECIMAL(28, 6), movement_count INTEGER)""")
+                   consumed_quantity DECIMAL(38, 12), consumed_value DECIMAL(38, 12), movement_count INTEGER)""")
     rows = set()
     for _ in range(3000):
         day = date(2025, 11, 20) + timedelta(days=rng.randint(0, 95))

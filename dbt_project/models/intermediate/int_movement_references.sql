@@ -7,14 +7,7 @@
   (macros/tenant_incremental.sql), and then whole for that tenant: a correction can take a
   reference away.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 with grouped as (
     select

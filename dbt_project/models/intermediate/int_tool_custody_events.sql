@@ -119,3 +119,4 @@ select
     {{ core_built_at() }}                                     as built_at
 from own
 where is_written or open_quantity <> kept_open_quantity
+{{ core_full_build_order(['tenant_id', 'material_id', 'user_pseudonym', 'occurred_at']) }}

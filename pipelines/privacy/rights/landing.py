@@ -235,7 +235,7 @@ def purge_landing(landing: Path, tenant_id: str, subject: Subject) -> list[Rewri
     landing = Path(landing)
     done: list[Rewritten] = []
     contracts = {e: load_contract(e) for e in ENTITIES}
-    files = [f for f in discover(landing) if f.tenant_id == tenant_id]
+    files = [f for f in discover(landing) if f.tenant_id == tenant_id and not f.is_link]
     subject = _known_values(files, contracts, subject)
     for f in files:
         plan = _Plan(contracts.get(f.entity) if not f.problem else None, subject)

@@ -67,3 +67,4 @@ select
     {{ core_built_at() }}                                             as built_at
 from consumption
 group by tenant_id, usage_date, material_id, project_id, location_id, user_pseudonym, unit
+{{ core_full_build_order(['tenant_id', 'usage_date']) }}

@@ -44,7 +44,7 @@ select
     {{ dbt.cast('category', dbt.type_string()) }}        as category,
     {{ dbt.cast('material_kind', dbt.type_string()) }}   as material_kind,
     {{ dbt.cast('unit', dbt.type_string()) }}            as unit,
-    {{ dbt.cast('unit_cost', type_quantity()) }}         as unit_cost,
+    {{ dbt.cast('unit_cost', type_unit_cost()) }}        as unit_cost,
     {{ dbt.cast('min_stock', type_quantity()) }}         as min_stock,
     {{ dbt.cast('reorder_qty', type_quantity()) }}       as reorder_qty,
     {{ dbt.cast('lead_time_days', dbt.type_int()) }}     as lead_time_days,

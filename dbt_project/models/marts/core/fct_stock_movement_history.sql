@@ -28,3 +28,4 @@ from {{ ref('fct_stock_movements') }}
 {% if is_incremental() %}
 where loaded_at > {{ core_watermark('last_loaded_at') }}
 {% endif %}
+{{ core_full_build_order(['tenant_id', 'movement_date']) }}

@@ -79,8 +79,9 @@ select
     {{ dbt.cast('user_pseudonym', dbt.type_string()) }}             as user_pseudonym,
     {{ dbt.cast('quantity_delta', type_quantity()) }}               as quantity_delta,
     {{ dbt.cast('unit', dbt.type_string()) }}                       as unit,
-    {{ dbt.cast('leg_unit_cost', type_quantity()) }}                as unit_cost,
-    {{ dbt.cast('quantity_delta * leg_unit_cost', type_amount()) }} as value_delta,
+    {{ dbt.cast('leg_unit_cost', type_unit_cost()) }}               as unit_cost,
+    {{ dbt.cast(exact_product('quantity_delta', 'leg_unit_cost'), type_amount()) }} as value_delta,
     {{ dbt.cast('inputs_loaded_at', type_timestamp_tz()) }}         as loaded_at,
     {{ core_built_at() }}                                           as built_at
 from costed
+{{ core_full_build_order(['tenant_id', 'movement_date']) }}

@@ -22,14 +22,7 @@
   The variance comes from sums (sum of squares / weeks - mean^2), so the zero weeks need no
   calendar rows.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 {%- set window_days = reports_use_window_days() %}
 {%- set max_weeks = (window_days // 7) %}
@@ -88,7 +81,7 @@ weekly_sums as (
         tenant_id,
         material_id,
         sum(week_quantity) as demand_sum,
-        sum(week_quantity * week_quantity) as demand_sum_of_squares
+        sum({{ exact_product('week_quantity', 'week_quantity') }}) as demand_sum_of_squares
     from weekly
     group by tenant_id, material_id
 ),

@@ -19,14 +19,7 @@
   Values are the movements' value_delta (fct_stock_movements' valuation). The month is the
   first day of the calendar month of the movement day.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 with movements as (
     select

@@ -130,7 +130,7 @@ select
     {{ dbt.cast('levels.quantity_checked_out', type_amount()) }}               as quantity_checked_out,
     {{ dbt.cast('levels.cumulative_quantity_in', type_amount()) }}             as cumulative_quantity_in,
     -- at the catalogue's current cost: what the stock is worth now, not what it cost then
-    {{ dbt.cast('levels.quantity_on_hand * catalogue.unit_cost', type_amount()) }} as value_on_hand,
+    {{ dbt.cast(exact_product('levels.quantity_on_hand', 'catalogue.unit_cost'), type_amount()) }} as value_on_hand,
     {{ dbt.cast('levels.movement_count', dbt.type_int()) }}                    as movement_count,
     {{ dbt.cast('levels.loaded_at', type_timestamp_tz()) }}                    as loaded_at,
     {{ core_built_at() }}                                                      as built_at
@@ -138,3 +138,4 @@ from levels
 left join {{ ref('stg_mira__materials') }} as catalogue
     on  catalogue.tenant_id = levels.tenant_id
     and catalogue.material_id = levels.material_id
+{{ core_full_build_order(['levels.tenant_id', 'levels.material_id', 'levels.location_id', 'levels.stock_date']) }}

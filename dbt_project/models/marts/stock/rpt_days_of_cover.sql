@@ -10,14 +10,7 @@
   mira_use_window_days), but never over days before the material first moved at that
   location: a van stocked last week is not diluted by 80 days it did not carry the material.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 {%- set window_days = reports_use_window_days() %}
 {%- set horizon_days = var('mira_cover_horizon_days', 3650) | int %}

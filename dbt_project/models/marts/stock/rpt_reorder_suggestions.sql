@@ -19,14 +19,7 @@
   from movements (not in the catalogue yet) have no minimum or lead time and are left out too.
   Average use is rpt_days_of_cover's (net issues, scrap and transfers out over the window).
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 with cover as (
     select tenant_id, material_id, location_id, as_of_date, quantity_on_hand, avg_daily_use

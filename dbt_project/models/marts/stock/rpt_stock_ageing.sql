@@ -13,8 +13,9 @@
   movement across locations, which set-based SQL does not do; "how long has it sat here" is
   also the question a van or site manager asks.
 
-  Value per band is the location's value on hand shared by quantity, so the bands add up to
-  the value in rpt_stock_on_hand.
+  Value per band is the band's quantity at the catalogue cost the value on hand is priced at
+  (fct_stock_levels_daily), exactly, so the bands add up to the value in rpt_stock_on_hand to
+  the last decimal (a share of the value by quantity was a division, rounded).
 
   Computed per day, from fct_stock_levels_daily rather than per leg from the ledger: a day's
   arrivals all have the same age, and the part of them still on hand is
@@ -23,14 +24,7 @@
   cumulative_quantity_in minus the day's, so no window over the history is needed, and only
   days whose cumulative arrivals exceed (current cumulative - on hand) hold anything.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 {%- set bands = [
     ('0_30', 0, 30), ('31_60', 31, 60), ('61_90', 61, 90),
@@ -97,7 +91,8 @@ select
     {{ dbt.cast('coalesce(b.quantity_age_' ~ name ~ ', 0)', type_amount()) }} as quantity_age_{{ name }},
     {%- endfor %}
     {%- for name, low, high in bands %}
-    {{ dbt.cast('coalesce(b.quantity_age_' ~ name ~ ', 0) * oh.value_on_hand / oh.quantity_on_hand',
+    {{ dbt.cast('case when oh.value_on_hand is not null then '
+                ~ exact_product('coalesce(b.quantity_age_' ~ name ~ ', 0)', 'mat.unit_cost') ~ ' end',
                 type_amount()) }} as value_age_{{ name }},
     {%- endfor %}
     {{ dbt.cast('b.quantity_days / oh.quantity_on_hand', type_amount()) }} as average_age_days
@@ -106,3 +101,6 @@ left join banded as b
     on  b.tenant_id = oh.tenant_id
     and b.material_id = oh.material_id
     and b.location_id = oh.location_id
+left join {{ tenant_ref('dim_materials') }} as mat
+    on  mat.tenant_id = oh.tenant_id
+    and mat.material_id = oh.material_id

@@ -16,14 +16,7 @@
   Overdue after var mira_tool_overdue_days (14) days, lost after var mira_tool_lost_days (60);
   a lost tool is overdue too.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 {%- set overdue_days = var('mira_tool_overdue_days', 14) | int %}
 {%- set lost_days = var('mira_tool_lost_days', 60) | int %}

@@ -14,14 +14,7 @@
   locations. Both are step functions, so each step's value is weighted by the days it overlaps
   the window; no calendar rows are needed.
 #}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='core_replace_touched',
-    unique_key=['tenant_id'],
-    touched_partitions='tenants_touched',
-    on_schema_change='fail',
-    post_hook="{{ tenant_builds_record() }}",
-) }}
+{{ config(**tenant_incremental()) }}
 
 {%- set window_days = reports_use_window_days() %}
 

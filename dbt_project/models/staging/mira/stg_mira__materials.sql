@@ -6,7 +6,7 @@ select
     category,
     kind                                             as material_kind,
     unit,
-    {{ dbt.cast('unit_cost', type_quantity()) }}     as unit_cost,
+    {{ dbt.cast('unit_cost', type_unit_cost()) }}    as unit_cost,
     {{ dbt.cast('min_stock', type_quantity()) }}     as min_stock,
     {{ dbt.cast('reorder_qty', type_quantity()) }}   as reorder_qty,
     {{ dbt.cast('lead_time_days', dbt.type_int()) }} as lead_time_days,

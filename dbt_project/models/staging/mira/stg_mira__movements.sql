@@ -12,6 +12,6 @@ select
     to_location_id,
     project_id,
     user_pseudonym,
-    {{ dbt.cast('unit_cost', type_quantity()) }} as unit_cost,
+    {{ dbt.cast('unit_cost', type_unit_cost()) }} as unit_cost,
     _loaded_at                                   as loaded_at
 from {{ source('raw', 'movements') }}
