@@ -9,10 +9,13 @@ frees slots only of runs that have already ended. So before every run executed h
 what they hold is released, with one line each saying so.
 
 Dead means: the process that executed the run is gone. Never a matter of age (a long build is
-not a dead one). Runs executed here carry their host, pid and the process's start time as tags;
-runs the daemon launched are known by the pid Dagster's own engine event reports ("executing
-steps in process"). A pid that is alive again but started later is another process. A run of
-another host is left alone: one machine per MIRA_HOME (DuckDB's files have one writing process).
+not a dead one). A run executed here holds a lock file of its own (dagster/running/<run id>.lock,
+an flock) for as long as its process lives: the kernel releases it when the process ends, however
+it ends, so a free lock is a dead run, whatever became of its pid (reused) or host name (a new
+container). The run's tags name its process (host, pid, start time) for the message, and for runs
+without a lock file; runs the daemon launched are known by the pid Dagster's own engine event
+reports ("executing steps in process"), a pid alive again but started later being another
+process. Such a run of another host is left alone: one machine per MIRA_HOME.
 
 Temporary files (a publish's files before their swap, records before their rename, DuckDB's
 spill files) are removed only when no run is active, the build lock is held, and no process
@@ -36,6 +39,7 @@ from pipelines.settings import Settings, get_settings
 
 OWNER_HOST, OWNER_PID, OWNER_STARTED = "mira/host", "mira/pid", "mira/pid_started"
 LOCK_FILE = "build.lock"
+RUNNING_DIR = "running"           # under DAGSTER_HOME: a lock file per run executed in process
 # What the stages write under a temporary name before swapping it in (warehouse.swap_in):
 # (folder under MIRA_HOME, glob). Never a landing file: uploads in progress start with '.' too.
 TEMP_GLOBS = (
@@ -101,6 +105,42 @@ def alive(owner: Owner) -> bool | None:
     return owner.seen_at is None or created <= owner.seen_at + 1.0
 
 
+def _run_lock(settings: Settings, run_id: str) -> Path:
+    return settings.dagster_home / RUNNING_DIR / f"{run_id}.lock"
+
+
+@contextmanager
+def holding_run(settings: Settings, run_id: str) -> Iterator[None]:
+    """Hold `run_id`'s lock for as long as this process executes it (runs.execute), taken before
+    the run exists in the instance, so a run of ours in progress always has its lock held."""
+    path = _run_lock(settings, run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def lock_says(settings: Settings, run_id: str) -> bool | None:
+    """Alive (its lock is held), dead (free), or None: no lock file to ask."""
+    try:
+        fd = os.open(_run_lock(settings, run_id), os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 # -- recovery ----------------------------------------------------------------------------------
 
 def _claims(instance) -> dict[str, Any]:
@@ -147,14 +187,18 @@ def recover(instance, settings: Settings | None = None, holding_lock: bool = Fal
         if run.status == DagsterRunStatus.NOT_STARTED and OWNER_PID not in run.tags:
             continue                  # a run the daemon has yet to launch, not one we started
         owner = owner_of(instance, run)
-        if alive(owner) is not False:
+        verdict = lock_says(settings, run.run_id)
+        if (alive(owner) if verdict is None else verdict) is not False:
             continue
+        if instance.get_run_by_id(run.run_id).status not in statuses:
+            continue                  # it ended between the listing and now (and let its lock go)
         held = _held(claims, run.run_id)
         step = next((s for _, s in held if s), None) or _running_step(instance, run.run_id)
         where = f" in step {step}" if step else ""
         instance.report_run_failed(run, message=f"The process that executed this run (pid {owner.pid}) died{where}; "
                                    "marked failed by the next run's recovery.")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        _run_lock(settings, run.run_id).unlink(missing_ok=True)
         lines.append(f"recovered dead run {run.run_id[:8]} ({run.job_name}): its process (pid {owner.pid}) died{where}; "
                      f"marked failed, {_slots(held)}")
     for pool, info in _claims(instance).items():

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import sys
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,8 +122,8 @@ def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = Non
     steps print (dbt's console output), so it does not garble the CLI's progress bars.
 
     First, what dead runs still hold (a pool slot above all, which would make this run wait for
-    ever) is recovered, each in one line to `say` (pipelines.recovery); the run is tagged with
-    this process, so that the next one can tell whether it died. `holding_lock`: the caller
+    ever) is recovered, each in one line to `say` (pipelines.recovery); the run holds a lock of
+    its own while this process executes it, so that the next one can tell whether it died. `holding_lock`: the caller
     holds the home's build lock (`mira run`), so leftover temporary files may go too."""
     settings = settings or get_settings()
     prepare_dagster_home(settings)
@@ -139,8 +140,10 @@ def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = Non
                 stdout_to.parent.mkdir(parents=True, exist_ok=True)
                 log = stack.enter_context(open(stdout_to, "a", encoding="utf-8"))
                 stack.enter_context(contextlib.redirect_stdout(log))
+            run_id = str(uuid.uuid4())
+            stack.enter_context(recovery.holding_run(settings, run_id))
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {},
-                                            tags=recovery.owner_tags())
+                                            run_id=run_id, tags=recovery.owner_tags())
         seconds = step_seconds(instance, result.run_id)
         warned = [e.user_message for e in instance.all_logs(result.run_id)
                   if e.dagster_event is None and e.level == logging.WARNING]

@@ -180,3 +180,47 @@ def test_a_temporary_file_someone_has_open_is_kept(mira_home):
         assert busy.exists() and not stale.exists()
     assert recovery.sweep_temp_files(get_settings()) == 1
     assert recovery.temp_files(get_settings()) == []
+
+
+RUN_HOLDER = textwrap.dedent("""
+    import sys, time
+    from pipelines.settings import get_settings
+    from pipelines import recovery
+    with recovery.holding_run(get_settings(), sys.argv[1]):
+        print("holding", flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_runs_own_lock_outranks_its_pid_and_host(mira_home):
+    """The lock a run holds while its process lives decides, whatever its tags say: held, the run
+    is alive though its pid tag names a dead process on another host; free, it is dead though its
+    pid tag names a live process (the pid reused)."""
+    from dagster import DagsterRunStatus
+    from pipelines.settings import get_settings
+
+    with _instance(mira_home) as inst:
+        run = _run(inst, DagsterRunStatus.STARTED, {recovery.OWNER_HOST: "a-container-long-gone",
+                                                     recovery.OWNER_PID: "999999", recovery.OWNER_STARTED: "1.0"})
+        holder = subprocess.Popen([sys.executable, "-c", RUN_HOLDER, run.run_id], stdout=subprocess.PIPE, text=True)
+        try:
+            assert holder.stdout.readline().strip() == "holding"
+            assert recovery.lock_says(get_settings(), run.run_id) is True
+            assert recovery.recover(inst, get_settings()) == []
+            assert inst.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
+            holder.send_signal(signal.SIGKILL)
+            holder.wait()
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+                holder.wait()
+        reused = _run(inst, DagsterRunStatus.STARTED, {recovery.OWNER_PID: str(os.getpid()),
+                                                        recovery.OWNER_STARTED: f"{psutil.Process().create_time():.3f}"})
+        path = recovery._run_lock(get_settings(), reused.run_id)
+        path.write_text("")                 # its process died before it could remove it
+        assert recovery.lock_says(get_settings(), run.run_id) is False
+        lines = recovery.recover(inst, get_settings())
+        assert inst.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+        assert inst.get_run_by_id(reused.run_id).status == DagsterRunStatus.FAILURE
+        assert len([line for line in lines if line.startswith("recovered dead run")]) == 2, lines
+        assert not list((mira_home / "dagster" / recovery.RUNNING_DIR).glob("*.lock")), "lock files are left"
