@@ -141,7 +141,10 @@ def _run_chain(chain: Chain, ref: Reference, tenant: str) -> None:
         if dead and dead[2]:
             assert f"recovered dead run {dead[0][:8]}" in output or no - 1 == chain.sensor_at, output[-2000:]
         running = [s for s in started if s not in ended]
-        chain.survived.append((target, running[-1] if running else "after the last step", delay))
+        # the step it died in; between two steps, the one it had just finished (its phase counts)
+        where = running[-1] if running else (started[-1] if started else "-")
+        chain.survived.append((target, where if running or status != DagsterRunStatus.STARTED else
+                               f"{where} (just ended)", delay))
         print(f"{chain.name} kill {no}/{len(chain.plan)} at {time.monotonic() - began:.0f} s: {target} +{delay:.2f} s, "
               f"died in {chain.survived[-1][1]}", flush=True)
         with pointed(home):
@@ -192,7 +195,7 @@ def test_kill_9_at_seeded_moments_loses_and_doubles_nothing(crash_reference, tmp
     assert len(reference.fingerprint) > 40, "the fingerprint covers raw, quarantine, audit, marts and serving files"
 
     survived = [s for c in chains for s in c.survived]
-    by_phase = {p: sum(1 for _, step, _ in survived if phase_of(step) == p) for p in PHASES}
+    by_phase = {p: sum(1 for _, step, _ in survived if phase_of(step.split(" ")[0]) == p) for p in PHASES}
     print(f"\nseed {SEED}: {len(survived)} kill points survived in {elapsed:.0f} s by two chains side by side "
           f"(steps measured: {reference.measured}); died in: {by_phase}")
     for chain in chains:
