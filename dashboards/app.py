@@ -12,23 +12,27 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboards import auth
+from dashboards import auth, session
+from dashboards.i18n import _
 
-st.set_page_config(page_title="mira-analytics", page_icon=":material/inventory:", layout="wide")
+# The icon is an emoji: Streamlit draws it in the page itself. A ":material/...:" icon made the
+# browser fetch the favicon from an outside font host, and this product makes no outside request.
+st.set_page_config(page_title="mira-analytics", page_icon="📦", layout="wide")
 
 PAGES_DIR = Path(__file__).parent / "app_pages"   # not "pages/": see the docstring
 
 account = auth.current_account()
+session.start(account)
 if account is None:
-    page = st.navigation([st.Page(auth.login_page, title="Log in", icon=":material/login:", url_path="login")],
+    page = st.navigation([st.Page(auth.login_page, title=_("Log in"), icon=":material/login:", url_path="login")],
                          position="hidden")
 else:
-    pages = [st.Page(PAGES_DIR / f"{name}.py", title=title, icon=icon, url_path=name)
-             for name, (title, icon, _) in auth.PAGES.items() if name in auth.pages_for(account.role)]
+    pages = [st.Page(PAGES_DIR / f"{name}.py", title=_(title), icon=icon, url_path=name)
+             for name, (title, icon, _roles) in auth.PAGES.items() if name in auth.pages_for(account.role)]
     if not pages:
-        st.error("Your account has no pages: ask your administrator.")
-        auth.sidebar(account)
+        st.error(_("Your account has no pages: ask your administrator."))
+        session.sidebar(account)
         st.stop()
     page = st.navigation(pages)
-    auth.sidebar(account)
+    session.sidebar(account)
 page.run()
