@@ -20,7 +20,16 @@ from dashboards.i18n import _
 st.set_page_config(page_title="mira-analytics", page_icon="📦", layout="wide")
 
 PAGES_DIR = Path(__file__).parent / "app_pages"   # not "pages/": see the docstring
+# Chart toolbars: Streamlit offers "Copy Vega-Lite spec" (a developer action) whenever the page is
+# served from localhost or 127.0.0.1, as the demo is, and "Show data" (the chart's raw columns,
+# under query names). Neither is for customers; the tables below each chart show the same data
+# in words, with the app's own downloads.
+_CHART_TOOLBAR_CSS = """<style>
+[data-testid="stElementToolbar"] button[aria-label^="Copy Vega-Lite spec"],
+[data-testid="stElementToolbar"] button[aria-label^="Show data"] { display: none !important; }
+</style>"""
 
+st.html(_CHART_TOOLBAR_CSS)
 account = auth.current_account()
 session.start(account)
 if account is None:

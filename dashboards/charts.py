@@ -18,6 +18,7 @@ from dashboards.i18n import Lang
 
 _LABELS = alt.Axis(labelLimit=260)
 MONEY = "$,.2f"          # d3: the locale's currency sign and separators
+MONEY_AXIS = "$,.0f"
 
 
 def _height(rows: int) -> int:
@@ -48,7 +49,7 @@ def consumption_over_time(df: pd.DataFrame, measure: str, grain: str, lang: Lang
     df = df.assign(period=labels)
     return _done(alt.Chart(df).mark_bar().encode(
         x=alt.X("period:O", title=None, sort=labels, axis=alt.Axis(labelAngle=-40)),
-        y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format=MONEY if measure == "value" else ",.0f")),
+        y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format=MONEY_AXIS if measure == "value" else ",.0f")),
         tooltip=[alt.Tooltip("period:N", title=_("Period")),
                  alt.Tooltip("value:Q", title=_("Value"), format=MONEY),
                  alt.Tooltip("quantity:Q", title=_("Quantity"), format=",.2f"),
@@ -65,7 +66,7 @@ def breakdown_bars(df: pd.DataFrame, label_col: str, measure: str, lang: Lang, t
     base = alt.Chart(shown).encode(y=alt.Y("label:N", sort=None, title=None, axis=_LABELS))
     bars = base.mark_bar().encode(
         x=alt.X(f"{measure}:Q", title=_("value at cost") if measure == "value" else _("quantity"),
-                axis=alt.Axis(format=MONEY if measure == "value" else ",.0f")),
+                axis=alt.Axis(format=MONEY_AXIS if measure == "value" else ",.0f")),
         tooltip=[alt.Tooltip("label:N", title=_("Name")),
                  alt.Tooltip(f"{measure}:Q", title=_("This period"), format=fmt),
                  alt.Tooltip(f"{prev}:Q", title=_("Previous period"), format=fmt)])
@@ -78,7 +79,7 @@ def stock_value_by_location(df: pd.DataFrame, lang: Lang) -> alt.Chart:
     df = df.assign(kind=[_(VALUES.get(k, k)) if isinstance(k, str) else "" for k in df["kind"]])
     return _done(alt.Chart(df).mark_bar().encode(
         y=alt.Y("location:N", sort="-x", title=None, axis=_LABELS),
-        x=alt.X("value_on_hand:Q", title=_("value on hand"), axis=alt.Axis(format=MONEY)),
+        x=alt.X("value_on_hand:Q", title=_("value on hand"), axis=alt.Axis(format=MONEY_AXIS)),
         color=alt.Color("kind:N", title=_("kind")),
         tooltip=[alt.Tooltip("location:N", title=_("Location")), alt.Tooltip("kind:N", title=_("Kind")),
                  alt.Tooltip("value_on_hand:Q", title=_("Value on hand"), format=MONEY),
@@ -101,7 +102,7 @@ def ageing_bands(df: pd.DataFrame, lang: Lang) -> alt.Chart:
     order = [titles[b] for b in AGE_BANDS]
     return _done(alt.Chart(long).mark_bar().encode(
         y=alt.Y("location:N", sort=list(df["location"]), title=None, axis=_LABELS),
-        x=alt.X("value:Q", stack="zero", title=_("value on hand"), axis=alt.Axis(format=MONEY)),
+        x=alt.X("value:Q", stack="zero", title=_("value on hand"), axis=alt.Axis(format=MONEY_AXIS)),
         color=alt.Color("band:N", sort=order, title=_("age"), scale=alt.Scale(scheme="yelloworangered")),
         order=alt.Order("band_order:Q"),
         tooltip=[alt.Tooltip("location:N", title=_("Location")), alt.Tooltip("band:N", title=_("age")),
@@ -118,7 +119,7 @@ def abc_xyz_heatmap(df: pd.DataFrame, lang: Lang) -> alt.Chart:
         y=alt.Y("abc_class:N", title=_("ABC (consumption value)"), sort=["A", "B", "C"]),
     )
     cells = base.mark_rect().encode(
-        color=alt.Color("value:Q", title=_("value"), scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=MONEY)),
+        color=alt.Color("value:Q", title=_("value"), scale=alt.Scale(scheme="blues"), legend=alt.Legend(format=MONEY_AXIS)),
         tooltip=[alt.Tooltip("abc_class:N", title=_("ABC")), alt.Tooltip("xyz_class:N", title=_("XYZ")),
                  alt.Tooltip("materials:Q", title=_("Materials")), alt.Tooltip("value:Q", title=_("Value"), format=MONEY)],
     )
@@ -151,7 +152,7 @@ def count_accuracy(df: pd.DataFrame, lang: Lang) -> alt.Chart:
     long["period"] = [lang.month_short(m) for m in long["month"]]
     return _done(alt.Chart(long.drop(columns=["month"])).mark_bar().encode(
         x=alt.X("period:O", title=None, sort=labels),
-        y=alt.Y("value:Q", stack="zero", title=_("shrinkage value"), axis=alt.Axis(format=MONEY)),
+        y=alt.Y("value:Q", stack="zero", title=_("shrinkage value"), axis=alt.Axis(format=MONEY_AXIS)),
         color=alt.Color("kind:N", title=None),
         tooltip=[alt.Tooltip("period:N", title=_("Month")), alt.Tooltip("kind:N", title=_("Kind")),
                  alt.Tooltip("value:Q", title=_("Value"), format=MONEY)],

@@ -173,8 +173,9 @@ def to_xlsx(df: pd.DataFrame, lang: Lang = Lang(), title: Title | None = None) -
             fmt = _excel_format(kind, lang)
             if fmt and cell.value is not None:
                 cell.number_format = fmt
-            shown = lang.money(value) if kind == MONEY else lang.number(value) if kind not in (TEXT, FLAG) \
-                else str(cell.value or "")
+            shown = (lang.money(value) if kind == MONEY else lang.date(value) if kind == DATE
+                     else lang.datetime(value) if kind == DATETIME else str(cell.value or "")
+                     if kind in (TEXT, FLAG) or isinstance(cell.value, str) else lang.number(value))
             widths[j - 1] = max(widths[j - 1], len(shown) if not _blank(value) else 0)
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
