@@ -187,8 +187,11 @@ def test_every_page_speaks_the_readers_language(dash, reader, lang):
     assert not {m for lg, m in catalogue.MISSING if lg == lang}
 
 
-def test_language_defaults_from_the_tenant_and_the_choice_stays_with_the_account(dash, reader):
+def test_language_defaults_from_the_tenant_and_the_choice_stays_with_the_account(dash):
     from pipelines.accounts import users
+
+    reader = "nieuw.nouveau@example.com"         # has never chosen
+    users.add_user(reader, "manager", dash.tenant_a, password=PASSWORD)
 
     country = serving_sql(dash.tenant_a, "SELECT country_code FROM marts.dim_tenants WHERE tenant_id = ?",
                           [dash.tenant_a]).iloc[0, 0]
