@@ -179,7 +179,7 @@ def test_manager_walks_every_page_in_three_languages(browser, streamlit_url, bro
             check_toolbars(f"{code} Stock")
 
         # The choice stays with the account: a new session (reload, log in again) opens in English.
-        page.reload()
+        page.goto(streamlit_url)             # a new session (a page URL would ask Streamlit for a page the login has not got)
         page.get_by_role("textbox", name="Email").fill(browser_home.email)
         page.get_by_role("textbox", name="Password").fill(browser_home.password)
         page.get_by_role("button", name="Log in").click()
