@@ -40,8 +40,12 @@ else:
              for name, (title, icon, _roles) in auth.PAGES.items() if name in auth.pages_for(account.role)]
     if not pages:
         st.error(_("Your account has no pages: ask your administrator."))
-        session.sidebar(account)
+        if session.sidebar(account):
+            auth.logout()
+            st.rerun()
         st.stop()
     page = st.navigation(pages)
-    session.sidebar(account)
+    if session.sidebar(account):
+        auth.logout()
+        st.rerun()
 page.run()

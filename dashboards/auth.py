@@ -37,8 +37,6 @@ PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "operations": (N_("Operations"), ":material/monitor_heart:", ("ops", "privacy_officer")),
 }
 
-ROLE_TITLES = {"manager": N_("manager"), "analyst": N_("analyst"), "ops": N_("ops"),
-               "privacy_officer": N_("privacy officer")}
 # What pipelines.serving.files says to a user (ServingUnavailable), for the catalogues.
 SERVING_MESSAGES = (
     N_("Nothing has been published yet: run `mira run` (or `make demo`)."),

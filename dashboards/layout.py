@@ -17,7 +17,7 @@ import streamlit as st
 
 from dashboards import auth, downloads
 from dashboards.auth import PageContext
-from dashboards.columns import DATE, DATETIME, FLAG, INTEGER, MONEY, PERCENT, QUANTITY, VALUES, column
+from dashboards.columns import DATE, DATETIME, FLAG, INTEGER, MONEY, PERCENT, QUANTITY, TEXT, VALUES, column
 from dashboards.downloads import Title
 from dashboards.i18n import Lang, _
 from pipelines.serving.files import ServingUnavailable
@@ -82,6 +82,10 @@ def table(ctx: PageContext, df: pd.DataFrame, title: Title, key: str, *, show: l
     column of `download_df` when the screen shows more than may leave it, e.g. names)."""
     lang = ctx.lang
     shown = df[[c for c in show if c in df.columns]] if show else df
+    # Streamlit draws a missing text value as a grey "None" whatever the Styler says: blank it
+    text = [c for c in shown.columns if column(c).kind == TEXT and shown[c].dtype == object]
+    if text:
+        shown = shown.assign(**{c: shown[c].where(shown[c].notna(), "") for c in text})
     styler, config = screen_frame(shown, lang)
     st.dataframe(styler, hide_index=True, width="stretch", column_config=config, height=height)
     downloads.buttons(download_df if download_df is not None else df, title, key, lang)

@@ -17,7 +17,7 @@ import logging
 import streamlit as st
 
 from dashboards import i18n
-from dashboards.i18n import LANGUAGES, Lang, _
+from dashboards.i18n import LANGUAGES, Lang, N_, _
 from pipelines.accounts.users import Account
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ CHOICE_KEY = "_mira_lang_choice"        # the account's stored choice ("" when n
 TENANT_DEFAULT_KEY = "_mira_lang_tenant"
 PICKER_KEY = "ui_language"
 ANALYST_TENANT_KEY = "analyst_tenant"
+ROLE_TITLES = {"manager": N_("manager"), "analyst": N_("analyst"), "ops": N_("ops"),
+               "privacy_officer": N_("privacy officer")}
 
 
 def browser_locale() -> str | None:
@@ -108,13 +110,10 @@ def start(account: Account | None) -> Lang:
     return lang
 
 
-def _save_language() -> None:
+def _save_language(account: Account) -> None:
     """The picker changed: keep the choice with the account, so the next session opens in it."""
-    from dashboards import auth
-
     code = st.session_state.get(PICKER_KEY)
-    account = auth.current_account()
-    if code not in LANGUAGES or account is None:
+    if code not in LANGUAGES:
         return
     st.session_state[CHOICE_KEY] = code
     if account.id:
@@ -139,22 +138,18 @@ def analyst_tenant() -> str | None:
     return picked if picked in ids else ids[0]
 
 
-def sidebar(account: Account) -> None:
-    """Who is signed in, the language, the analyst's tenant, logging out."""
-    from dashboards import auth
-
+def sidebar(account: Account) -> bool:
+    """Who is signed in, the language, the analyst's tenant; True when they asked to log out."""
     with st.sidebar:
         where = f" · {account.tenant_id}" if account.tenant_id else ""
-        role = _(auth.ROLE_TITLES.get(account.role, account.role))
+        role = _(ROLE_TITLES.get(account.role, account.role))
         st.caption(_("Signed in as {email}", email=account.email) + f"  \n{role}{where}")
         current = language_for(account)
         st.selectbox(_("Language"), list(LANGUAGES), index=list(LANGUAGES).index(current),
-                     format_func=LANGUAGES.get, key=PICKER_KEY, on_change=_save_language)
+                     format_func=LANGUAGES.get, key=PICKER_KEY, on_change=_save_language, args=(account,))
         if account.role == "analyst":
             _analyst_picker()
-        if st.button(_("Log out"), key="logout", icon=":material/logout:"):
-            auth.logout()
-            st.rerun()
+        return st.button(_("Log out"), key="logout", icon=":material/logout:")
 
 
 def _analyst_picker() -> None:

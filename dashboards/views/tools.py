@@ -46,7 +46,8 @@ def render(ctx: PageContext) -> None:
         if screen.empty:
             st.success(_("No tool is overdue."))
         else:
-            table(ctx, screen, title(_("Tool custody")), "dl_custody", download_df=download)
+            table(ctx, screen, title(_("Tool custody")), "dl_custody", download_df=download,
+                  show=["holder", "tool", "project", "since", "days_out", "overdue", "lost"])
         st.caption(_("Overdue after 14 days out, lost after 60 (counted to the latest movement day)."))
 
     st.subheader(_("Utilisation"))
