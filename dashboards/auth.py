@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from dashboards.i18n import Lang, N_, _, n_
 from pipelines.accounts.users import ROLES, TENANT_ROLES, Account, LoginFailed, LoginLocked, authenticate
 
 log = logging.getLogger(__name__)
@@ -27,24 +28,37 @@ SESSION_KEY = "_mira_session"
 SESSION_MAX_AGE_S = 12 * 3600
 _PROCESS_SECRET = secrets.token_bytes(32)
 
-# page -> (title, icon, roles allowed)
+# page -> (title, icon, roles allowed); titles are translated where they are shown
 PAGES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "consumption": ("Consumption", ":material/trending_up:", ("manager", "analyst")),
-    "stock": ("Stock", ":material/inventory_2:", ("manager", "analyst")),
-    "tools": ("Tools", ":material/construction:", ("manager", "analyst")),
-    "insights": ("Insights", ":material/insights:", ("manager", "analyst")),
-    "operations": ("Operations", ":material/monitor_heart:", ("ops", "privacy_officer")),
+    "consumption": (N_("Consumption"), ":material/trending_up:", ("manager", "analyst")),
+    "stock": (N_("Stock"), ":material/inventory_2:", ("manager", "analyst")),
+    "tools": (N_("Tools"), ":material/construction:", ("manager", "analyst")),
+    "insights": (N_("Insights"), ":material/insights:", ("manager", "analyst")),
+    "operations": (N_("Operations"), ":material/monitor_heart:", ("ops", "privacy_officer")),
 }
 
-ROLE_TITLES = {"manager": "manager", "analyst": "analyst", "ops": "ops", "privacy_officer": "privacy officer"}
+# What pipelines.serving.files says to a user (ServingUnavailable), for the catalogues.
+SERVING_MESSAGES = (
+    N_("Nothing has been published yet: run `mira run` (or `make demo`)."),
+    N_("Your organisation's data has not been published yet: it appears after the next pipeline run."),
+    N_("This serving file cannot be opened with the current keys; ask ops to republish."),
+    N_("The serving files cannot be opened with this installation's key: ask ops to check MIRA_MASTER_KEY "
+       "and republish."),
+    N_("Names are unavailable while the pipeline updates them; pseudonyms are shown instead. Try again in a minute."),
+    N_("The published data lacks a report this page needs: it appears after the next `mira run`."),
+    N_("The data is being replaced right now: try again in a few seconds."),
+    N_("This account has no organisation: ask an administrator."),
+)
 
 
 @dataclass(frozen=True)
 class PageContext:
-    """What a page renders for: who is looking, which file (`source`) and which tenant."""
+    """What a page renders for: who is looking, which file (`source`), which tenant, and the
+    language and currency to show it in."""
     account: Account
     source: str            # "tenant" (the manager's own file) | "analyst" | "ops"
     tenant_id: str | None
+    lang: Lang = Lang()
 
     @property
     def names_allowed_role(self) -> bool:
@@ -168,77 +182,62 @@ def _client() -> str:
 
 def login_page() -> None:
     st.title("mira-analytics")
-    st.caption("Consumption and stock reports. Sign in with the account your administrator created.")
+    st.caption(_("Consumption and stock reports. Sign in with the account your administrator created."))
     with st.form("login", clear_on_submit=True):
-        email = st.text_input("Email", key="login_email", autocomplete="username")
-        password = st.text_input("Password", type="password", key="login_password",
+        email = st.text_input(_("Email"), key="login_email", autocomplete="username")
+        password = st.text_input(_("Password"), type="password", key="login_password",
                                  autocomplete="current-password")
-        submitted = st.form_submit_button("Log in", type="primary")
+        submitted = st.form_submit_button(_("Log in"), type="primary")
     if oidc_configured():
         refused = st.session_state.pop("_oidc_refused", None)
         if refused:
-            st.error(f"Single sign-on worked, but your account cannot be used here: {refused}. "
-                     "Ask your administrator.")
-        if st.button("Log in with single sign-on", key="sso", icon=":material/key:"):
+            st.error(_("Single sign-on worked, but your account cannot be used here: {reason}. "
+                       "Ask your administrator.", reason=refused))
+        if st.button(_("Log in with single sign-on"), key="sso", icon=":material/key:"):
             st.login()
     if not submitted:
         return
     if not email.strip() or not password:
-        st.error("Enter your email and password.")
+        st.error(_("Enter your email and password."))
         return
     try:
         account = authenticate(email.strip(), password, client=_client())
     except LoginLocked as exc:
-        st.error(f"Too many failed attempts: try again in {exc.minutes} minute{'s' if exc.minutes != 1 else ''}.")
+        st.error(n_("Too many failed attempts: try again in {n} minute.",
+                    "Too many failed attempts: try again in {n} minutes.", exc.minutes))
         return
     except LoginFailed:
-        st.error("Invalid email or password.")
+        st.error(_("Invalid email or password."))
         return
     except Exception:
         log.exception("login failed unexpectedly")
-        st.error("Login is unavailable right now; try again in a minute or tell your administrator.")
+        st.error(_("Login is unavailable right now; try again in a minute or tell your administrator."))
         return
     _sign_in(account)
     st.rerun()
 
 
-def sidebar(account: Account) -> None:
-    with st.sidebar:
-        where = f" · {account.tenant_id}" if account.tenant_id else ""
-        st.caption(f"Signed in as {account.email}  \n{ROLE_TITLES.get(account.role, account.role)}{where}")
-        if st.button("Log out", key="logout", icon=":material/logout:"):
-            logout()
-            st.rerun()
-
-
 def require(page: str) -> PageContext:
     """The context a page renders for, after checking that the signed-in role may see it;
     otherwise an error and the page stops. Called at the top of every page."""
+    from dashboards import session
+
     account = current_account()
     if account is None:
-        st.error("Please log in first.")
+        st.error(_("Please log in first."))
         st.stop()
     if page not in PAGES or account.role not in PAGES[page][2]:
-        st.error("Your account does not have access to this page.")
+        st.error(_("Your account does not have access to this page."))
         st.stop()
     if account.role == "manager":
         if not account.tenant_id:
-            st.error("Your account is not linked to an organisation: ask your administrator.")
+            st.error(_("Your account is not linked to an organisation: ask your administrator."))
             st.stop()
-        return PageContext(account, "tenant", account.tenant_id)
+        return PageContext(account, "tenant", account.tenant_id, session.lang_for(account, account.tenant_id))
     if account.role == "analyst":
-        return PageContext(account, "analyst", _analyst_tenant())
-    return PageContext(account, "ops", None)
-
-
-def _analyst_tenant() -> str:
-    """Analysts work across tenants (pseudonymised file): they pick one in the sidebar."""
-    from dashboards.data.common import analyst_tenants
-
-    tenants = analyst_tenants()
-    if tenants.empty:
-        st.info("No data yet: run `mira run` to publish the analyst snapshot.")
-        st.stop()
-    names = dict(zip(tenants.tenant_id, tenants.tenant_name))
-    return st.sidebar.selectbox("Tenant", list(names), format_func=lambda t: f"{names[t]} ({t})",
-                                key="analyst_tenant")
+        tenant = session.analyst_tenant()
+        if tenant is None:
+            st.info(_("No data yet: run `mira run` to publish the analyst snapshot."))
+            st.stop()
+        return PageContext(account, "analyst", tenant, session.lang_for(account, tenant))
+    return PageContext(account, "ops", None, session.lang_for(account, None))

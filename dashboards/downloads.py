@@ -1,30 +1,66 @@
-"""Tables as CSV and Excel, and the one-page monthly consumption report as PDF.
+"""Tables as CSV and Excel, in the reader's language and conventions.
 
-Text that starts with = + - @ (or a tab / carriage return) would be run as a formula by a
-spreadsheet, and material or location names come from the tenants' own systems: in CSV such
-text gets a leading apostrophe (OWASP's advice) and any value with a line break is quoted, so no
-cell starts mid-value; in Excel it is stored as text, never as a formula. Files are produced only when the user clicks (deferred), so a page with many tables
-stays fast.
+- Headers are words (dashboards/columns.py), never a query's column name; empty cells are empty.
+- CSV in Dutch and French is what a Belgian Excel opens by double-click: semicolons, decimal
+  commas, dd/mm/yyyy, UTF-8 with a byte order mark. English keeps commas and decimal points.
+  Numbers are written without a thousands separator (a reader would take it for decimals).
+- Excel holds real numbers and dates with number formats (amounts with the tenant's currency),
+  a title row (what, whose, which period, when made), widths that fit, a frozen header.
+- Text that starts with = + - @ (or a tab / carriage return) would be run as a formula by a
+  spreadsheet, and material or location names come from the tenants' own systems: in CSV such
+  text gets a leading apostrophe (OWASP's advice) and any value with a line break is quoted, so
+  no cell starts mid-value; in Excel it is stored as text, never as a formula.
+Files are produced only when the user clicks (deferred), so a page with many tables stays fast.
 """
 from __future__ import annotations
 
+import csv
 import io
 import re
-from datetime import date
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Callable
 
 import pandas as pd
 
+from dashboards.columns import DATE, DATETIME, FLAG, INTEGER, MONEY, PERCENT, TEXT, column
+from dashboards.i18n import Lang
+
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_SAFE_NAME = re.compile(r"[^a-z0-9_.-]+")
+_SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 
 CSV_MIME = "text/csv"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_MIME = "application/pdf"
 
 
+@dataclass(frozen=True)
+class Title:
+    """What a download is: its name (translated), whose data, which period (or as-of date)."""
+    name: str
+    tenant: str = ""
+    start: date | None = None
+    end: date | None = None
+
+    def period_text(self, lang: Lang) -> str:
+        if self.start and self.end and self.start != self.end:
+            return lang.period(self.start, self.end)
+        day = self.end or self.start
+        return lang._("as of {day}", day=lang.date(day)) if day else ""
+
+    def file_name(self, extension: str) -> str:
+        """name_2026-10-01_2026-10-31.csv: the period in the name, so saved files sort and tell."""
+        parts = [file_stem(self.name)]
+        for day in dict.fromkeys(d for d in (self.start, self.end) if d):
+            parts.append(pd.Timestamp(day).strftime("%Y-%m-%d"))
+        return "_".join(parts) + "." + extension
+
+
 def file_stem(name: str) -> str:
-    return _SAFE_NAME.sub("-", name.strip().lower()).strip("-") or "table"
+    plain = unicodedata.normalize("NFKD", name.strip().lower()).encode("ascii", "ignore").decode()
+    return _SAFE_NAME.sub("-", plain).strip("-") or "table"
 
 
 def _defuse(value: object) -> object:
@@ -33,152 +69,133 @@ def _defuse(value: object) -> object:
     return value
 
 
-def _without_tz(df: pd.DataFrame) -> pd.DataFrame:
-    """Excel has no time zones: timestamps are written in UTC, without offset."""
-    out = df.copy()
-    for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)
-    return out
+def _blank(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
-def to_csv(df: pd.DataFrame) -> bytes:
-    safe = df.copy()
-    for col in safe.columns:
-        if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
-            safe[col] = safe[col].map(_defuse)
-    safe.columns = [_defuse(c) for c in safe.columns]   # headers too, should one ever come from data
+def header(name: str, lang: Lang) -> str:
+    col = column(name)
+    label = lang._(col.label)
+    return f"{label} ({lang.currency_symbol})" if col.kind == MONEY else label
+
+
+def _csv_cell(value: object, kind: str, lang: Lang) -> str:
+    if _blank(value):
+        return ""
+    if kind == FLAG:
+        return lang._("yes") if bool(value) else lang._("no")
+    if kind == DATE:
+        return lang.date(value) if lang.belgian else pd.Timestamp(value).strftime("%Y-%m-%d")
+    if kind == DATETIME:
+        return lang.datetime(value) if lang.belgian else pd.Timestamp(value).isoformat()
+    if isinstance(value, bool) or kind == TEXT or isinstance(value, str):
+        return str(_defuse(str(value)))
+    if kind == INTEGER:
+        text = str(int(round(float(value))))
+    else:   # the marts keep 6 decimals of a quantity; no exponent, no trailing zeros
+        text = ("%.6f" % float(value)).rstrip("0").rstrip(".")
+        text = "0" if text in ("-0", "") else text
+    return text.replace(".", ",") if lang.belgian else text
+
+
+def to_csv(df: pd.DataFrame, lang: Lang = Lang()) -> bytes:
+    """The table in the reader's CSV dialect (see the module's docstring)."""
+    kinds = [column(c).kind for c in df.columns]
+    buf = io.StringIO()
     # CRLF line ends (RFC 4180) make the writer quote any value holding a carriage return: with
     # bare LF ends, "x\r=HYPERLINK(..)" went out unquoted and a spreadsheet started a new row,
     # and a live formula, at the carriage return. The BOM lets Excel read UTF-8.
-    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+    writer = csv.writer(buf, delimiter=";" if lang.belgian else ",", lineterminator="\r\n")
+    writer.writerow([_defuse(header(c, lang)) for c in df.columns])
+    for row in df.itertuples(index=False, name=None):
+        writer.writerow([_csv_cell(v, k, lang) for v, k in zip(row, kinds)])
+    return buf.getvalue().encode("utf-8-sig")
 
 
-def to_xlsx(df: pd.DataFrame, sheet: str = "data") -> bytes:
+def _excel_format(kind: str, lang: Lang) -> str | None:
+    symbol = lang.currency_symbol.replace('"', "")
+    return {
+        MONEY: f'#,##0.00 "{symbol}"' if lang.code == "fr" else f'"{symbol}" #,##0.00',
+        INTEGER: "#,##0", "days": "#,##0.0", "quantity": "#,##0.00####", "rate": "#,##0.000",
+        PERCENT: "0.0%", DATE: "dd/mm/yyyy", DATETIME: "dd/mm/yyyy hh:mm",
+    }.get(kind)
+
+
+def _excel_value(value: object, kind: str) -> object:
+    if _blank(value):
+        return None
+    if kind in (DATE, DATETIME):
+        ts = pd.Timestamp(value)
+        if ts.tzinfo is not None:       # Excel has no time zones: Brussels time, as on screen
+            ts = ts.tz_convert("Europe/Brussels").tz_localize(None)
+        return ts.to_pydatetime() if kind == DATETIME else ts.to_pydatetime().replace(hour=0, minute=0, second=0)
+    if kind == FLAG or isinstance(value, bool):
+        return bool(value)
+    if kind == TEXT or isinstance(value, str):
+        return str(value)
+    return float(value) if kind != INTEGER else int(round(float(value)))
+
+
+def sheet_name(name: str) -> str:
+    return (_SHEET_FORBIDDEN.sub(" ", name).strip() or "data")[:31]
+
+
+def to_xlsx(df: pd.DataFrame, lang: Lang = Lang(), title: Title | None = None) -> bytes:
+    """One sheet: a title row, the header, the rows as numbers and dates with formats."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    title = title or Title(lang._("Table"))
+    wb = Workbook()
+    ws = wb.active
+    ws.title = sheet_name(title.name)
+    heading = " · ".join(p for p in (title.name, title.tenant, title.period_text(lang),
+                                      lang._("made {when}", when=lang.datetime(datetime.now().astimezone()))) if p)
+    ws.cell(row=1, column=1, value=heading).font = Font(bold=True, size=12)
+    kinds = [column(c).kind for c in df.columns]
+    widths = []
+    for j, name in enumerate(df.columns, start=1):
+        cell = ws.cell(row=2, column=j, value=header(name, lang))
+        cell.data_type = "s"                 # a header is text, whatever it starts with
+        cell.font = Font(bold=True)
+        widths.append(len(str(cell.value)))
+    for i, row in enumerate(df.itertuples(index=False, name=None), start=3):
+        for j, (value, kind) in enumerate(zip(row, kinds), start=1):
+            cell = ws.cell(row=i, column=j, value=_excel_value(value, kind))
+            if isinstance(cell.value, str):
+                cell.data_type = "s"         # openpyxl takes text starting with "=" for a formula
+            fmt = _excel_format(kind, lang)
+            if fmt and cell.value is not None:
+                cell.number_format = fmt
+            shown = (lang.money(value) if kind == MONEY else lang.date(value) if kind == DATE
+                     else lang.datetime(value) if kind == DATETIME else str(cell.value or "")
+                     if kind in (TEXT, FLAG) or isinstance(cell.value, str) else lang.number(value))
+            widths[j - 1] = max(widths[j - 1], len(shown) if not _blank(value) else 0)
+    for j, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
+    ws.freeze_panes = "A3"
+    if len(df.columns):
+        ws.auto_filter.ref = f"A2:{get_column_letter(len(df.columns))}{max(2, len(df) + 2)}"
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        _without_tz(df).to_excel(writer, index=False, sheet_name=sheet[:31] or "data")
-        ws = writer.sheets[sheet[:31] or "data"]
-        for row in ws.iter_rows(min_row=1):      # the header row too
-            for cell in row:
-                if cell.data_type == "f":          # openpyxl took text starting with "=" as a formula
-                    cell.data_type = "s"
-        for i, col in enumerate(df.columns, start=1):
-            ws.column_dimensions[ws.cell(row=1, column=i).column_letter].width = min(40, max(10, len(str(col)) + 2))
+    wb.save(buf)
     return buf.getvalue()
 
 
-def buttons(df: pd.DataFrame, name: str, key: str) -> None:
-    """CSV and Excel download buttons for a table."""
+def buttons(df: pd.DataFrame, title: Title, key: str, lang: Lang) -> None:
+    """CSV and Excel download buttons for a table (every column, in words)."""
     import streamlit as st
 
-    stem = file_stem(name)
     left, right, _ = st.columns([1, 1, 6])
-    left.download_button("CSV", data=lambda: to_csv(df), file_name=f"{stem}.csv", mime=CSV_MIME,
-                         key=f"{key}_csv", icon=":material/download:", on_click="ignore")
-    right.download_button("Excel", data=lambda: to_xlsx(df, name), file_name=f"{stem}.xlsx", mime=XLSX_MIME,
-                          key=f"{key}_xlsx", icon=":material/download:", on_click="ignore")
-
-
-# -- the monthly consumption report -------------------------------------------------------------------
-
-def _latin1(text: object) -> str:
-    """fpdf2's core fonts are Latin-1: other characters become '?' instead of failing."""
-    return str(text).encode("latin-1", "replace").decode("latin-1")
-
-
-def monthly_report_pdf(tenant_name: str, month: date, totals: pd.DataFrame, daily: pd.DataFrame,
-                       categories: pd.DataFrame, materials: pd.DataFrame) -> bytes:
-    """One A4 page: totals against the previous month, value per day, top categories and materials."""
-    from fpdf import FPDF
-
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_auto_page_break(False)
-    pdf.add_page()
-    pdf.set_title(_latin1(f"Consumption {month:%B %Y} - {tenant_name}"))
-    pdf.set_font("Helvetica", "B", 16)
-    pdf.cell(0, 9, _latin1(f"Consumption report {month:%B %Y}"), new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("Helvetica", "", 10)
-    pdf.cell(0, 6, _latin1(tenant_name), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(3)
-
-    t = totals.iloc[0] if not totals.empty else pd.Series(dtype=float)
-
-    def num(v, d=2):
-        return "-" if v is None or pd.isna(v) else f"{float(v):,.{d}f}"
-
-    def change(cur, prev):
-        if prev is None or pd.isna(prev) or float(prev) == 0:
-            return ""
-        return f"{(float(cur) - float(prev)) / abs(float(prev)) * 100:+.1f}%"
-
-    pdf.set_font("Helvetica", "B", 10)
-    for head, w in (("", 45), ("This month", 40), ("Previous month", 40), ("Change", 30)):
-        pdf.cell(w, 6, head, border="B")
-    pdf.ln()
-    pdf.set_font("Helvetica", "", 10)
-    for label, cur, prev, d in (("Value at cost", t.get("value"), t.get("previous_value"), 2),
-                                ("Quantity (mixed units)", t.get("quantity"), t.get("previous_quantity"), 2),
-                                ("Movements", t.get("movements"), t.get("previous_movements"), 0)):
-        pdf.cell(45, 6, label)
-        pdf.cell(40, 6, num(cur, d), align="R")
-        pdf.cell(40, 6, num(prev, d), align="R")
-        pdf.cell(30, 6, change(cur, prev) if cur is not None else "", align="R")
-        pdf.ln()
-    pdf.ln(4)
-
-    # value per day, as bars
-    pdf.set_font("Helvetica", "B", 11)
-    pdf.cell(0, 7, "Value per day", new_x="LMARGIN", new_y="NEXT")
-    x0, y0, width, height = pdf.l_margin, pdf.get_y() + 2, 180, 45
-    values = daily.set_index("period_start")["value"] if not daily.empty else pd.Series(dtype=float)
-    days = pd.date_range(month, (pd.Timestamp(month) + pd.offsets.MonthEnd(0)), freq="D")
-    top = max([float(v) for v in values.values if not pd.isna(v)] + [0.0]) or 1.0
-    bar_w = width / len(days)
-    pdf.set_draw_color(160, 160, 160)
-    pdf.line(x0, y0 + height, x0 + width, y0 + height)
-    pdf.set_fill_color(46, 110, 170)
-    pdf.set_font("Helvetica", "", 6)
-    for i, d in enumerate(days):
-        v = values.get(d.date(), values.get(d, 0.0))
-        v = 0.0 if v is None or pd.isna(v) else max(float(v), 0.0)
-        h = height * v / top
-        if h > 0:
-            pdf.rect(x0 + i * bar_w + 0.3, y0 + height - h, max(bar_w - 0.6, 0.2), h, style="F")
-        if d.day in (1, 8, 15, 22, 29):
-            pdf.text(x0 + i * bar_w, y0 + height + 3, str(d.day))
-    pdf.text(x0 + width - 25, y0 - 0.5, _latin1(f"max {top:,.0f}"))
-    pdf.set_y(y0 + height + 6)
-
-    def top_table(title: str, df: pd.DataFrame, with_unit: bool, n: int = 8) -> None:
-        pdf.set_font("Helvetica", "B", 11)
-        pdf.cell(0, 7, title, new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "B", 9)
-        for head, w, align in (("", 95, "L"), ("Value", 30, "R"), ("Previous", 30, "R"), ("Quantity", 25, "R")):
-            pdf.cell(w, 5, head, border="B", align=align)
-        pdf.ln()
-        pdf.set_font("Helvetica", "", 9)
-        if df.empty:
-            pdf.cell(0, 5, "No consumption this month.", new_x="LMARGIN", new_y="NEXT")
-        for _, r in df.head(n).iterrows():
-            pdf.cell(95, 5, _latin1(str(r["label"]))[:60])
-            pdf.cell(30, 5, num(r["value"]), align="R")
-            pdf.cell(30, 5, num(r["previous_value"]), align="R")
-            unit = f" {r['unit']}" if with_unit and isinstance(r.get("unit"), str) else ""
-            pdf.cell(25, 5, _latin1(num(r["quantity"]) + unit), align="R")
-            pdf.ln()
-        pdf.ln(3)
-
-    top_table("Top categories", categories, with_unit=False)
-    top_table("Top materials", materials, with_unit=True)
-
-    pdf.set_y(-18)
-    pdf.set_font("Helvetica", "I", 8)
-    pdf.set_text_color(110, 110, 110)
-    pdf.multi_cell(0, 4, _latin1(
-        "Consumption = issues + scrap - returns, valued at cost (movement cost, else catalogue cost). "
-        "Previous = the month before. Generated by mira-analytics."))
-    return bytes(pdf.output())
+    left.download_button(lang._("CSV"), data=lambda: to_csv(df, lang), file_name=title.file_name("csv"),
+                         mime=CSV_MIME, key=f"{key}_csv", icon=":material/download:", on_click="ignore")
+    right.download_button(lang._("Excel"), data=lambda: to_xlsx(df, lang, title), file_name=title.file_name("xlsx"),
+                          mime=XLSX_MIME, key=f"{key}_xlsx", icon=":material/download:", on_click="ignore")
 
 
 def deferred(build: Callable[[], bytes], fallback_message: str) -> Callable[[], bytes]:
@@ -190,9 +207,11 @@ def deferred(build: Callable[[], bytes], fallback_message: str) -> Callable[[], 
             from fpdf import FPDF
 
             pdf = FPDF()
+            pdf.core_fonts_encoding = "windows-1252"
             pdf.add_page()
             pdf.set_font("Helvetica", "", 11)
-            reason = str(exc) if exc.__class__.__name__ == "ServingUnavailable" else "an unexpected problem"
-            pdf.multi_cell(0, 6, _latin1(f"{fallback_message}: {reason}"))
+            reason = str(exc) if exc.__class__.__name__ == "ServingUnavailable" else ""
+            text = f"{fallback_message}: {reason}" if reason else fallback_message
+            pdf.multi_cell(0, 6, text.encode("cp1252", "replace").decode("cp1252"))
             return bytes(pdf.output())
     return run

@@ -1,5 +1,5 @@
 """The Consumption page's queries (dashboards/views/consumption.py): totals, series and
-breakdowns over any period against the previous one of equal length, top consumers, and the
+breakdowns over any period against the previous period (`previous_period`), top consumers, and the
 period helpers (`previous_period`, `default_period`).
 
 Every consumption figure is a sum over the daily usage mart. A tenant's serving file also holds
@@ -47,7 +47,14 @@ _DIMENSION_JOINS = {"material": "m", "project": "p", "location": "l", "user": "u
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:
-    """The period of equal length just before [start, end]."""
+    """The one rule for "previous period", on screen and in the monthly PDF: when [start, end]
+    is whole calendar months, the same number of months just before (October against September,
+    not against the 31 days from 31 August); otherwise the same number of days just before.
+    Either way it ends the day before `start`, so a query can read both periods as one range."""
+    if start.day == 1 and (end + timedelta(days=1)).day == 1:
+        months = (end.year - start.year) * 12 + end.month - start.month + 1
+        index = start.year * 12 + start.month - 1 - months
+        return date(index // 12, index % 12 + 1, 1), start - timedelta(days=1)
     days = (end - start).days + 1
     return start - timedelta(days=days), start - timedelta(days=1)
 
@@ -106,7 +113,7 @@ def usage_bounds(tenant_id: str, source: Source = "tenant") -> pd.DataFrame:
 
 def consumption_totals(tenant_id: str, start: date, end: date, source: Source = "tenant") -> pd.DataFrame:
     """One row: quantity, value, movements, rows_without_value for [start, end] and the same for the
-    previous period of equal length (previous_*)."""
+    previous period (previous_*, `previous_period`)."""
     prev_start, _ = previous_period(start, end)
     usage, params = _usage(source, tenant_id, None, [(prev_start, end)])
     return pool.query(source, tenant_id, f"""
@@ -138,7 +145,7 @@ def consumption_breakdown(tenant_id: str, start: date, end: date, dimension: str
                           category: str | None = None, limit: int | None = None,
                           source: Source = "tenant") -> pd.DataFrame:
     """Consumption per category, material, project, location or user in [start, end], with the
-    previous period of equal length. Columns: key, label, quantity, value, movements,
+    previous period (`previous_period`). Columns: key, label, quantity, value, movements,
     previous_quantity, previous_value, change_value, unit (material only), role (user only).
     `category` restricts to one category (the drill-down); `limit` keeps the top by value."""
     key, label = _DIMENSIONS[dimension]

@@ -47,7 +47,10 @@ def reorder_suggestions(tenant_id: str, source: Source = "tenant") -> pd.DataFra
         SELECT coalesce(m.material_name, r.material_id) AS material, m.sku,
                coalesce(l.location_name, r.location_id) AS warehouse,
                r.quantity_on_hand, m.unit, r.min_stock, r.reorder_level, r.avg_daily_use, r.lead_time_days,
-               r.is_below_minimum, r.suggested_order_qty,
+               r.is_below_minimum, r.is_below_reorder_level, r.reorder_qty, r.suggested_order_qty,
+               -- capped: less than ERPNext's max(usual quantity, shortfall) (the model's docstring says why)
+               r.suggested_order_qty < greatest(coalesce(r.reorder_qty, 0),
+                                                ceiling(r.reorder_level - r.quantity_on_hand)) AS is_capped,
                r.suggested_order_qty * m.unit_cost AS order_value
         FROM marts.rpt_reorder_suggestions r
         LEFT JOIN marts.dim_materials m ON m.tenant_id = r.tenant_id AND m.material_id = r.material_id

@@ -1,6 +1,6 @@
 """Consumption: quantity and value over any period, by category, material, project, location and
-person, against the previous period of equal length; top consumers; category drill-down; the
-monthly report as PDF."""
+person, against the previous period (one rule, stated on screen and in the PDF); top consumers;
+category drill-down; the monthly report as PDF."""
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -11,31 +11,45 @@ import streamlit as st
 from dashboards import charts, downloads
 from dashboards.auth import PageContext
 from dashboards.data import consumption
-from dashboards.layout import empty, delta_text, fmt_number, people, page_header, table
+from dashboards.downloads import Title
+from dashboards.i18n import Lang, N_, _
+from dashboards.layout import empty, page_header, people, table
+from dashboards.report_pdf import PREVIOUS_RULE, monthly_report_pdf
 
 PAGE = "consumption"
-DIMENSION_TITLES = {"category": "Category", "material": "Material", "project": "Project",
-                    "location": "Location", "user": "Person"}
+DIMENSION_TITLES = {"category": N_("Category"), "material": N_("Material"), "project": N_("Project"),
+                    "location": N_("Location"), "user": N_("Person")}
+GRAIN_TITLES = {"day": N_("day"), "week": N_("week"), "month": N_("month")}
+MEASURE_TITLES = {"value": N_("value"), "quantity": N_("quantity")}
+# on screen; every column is in the downloads
+BREAKDOWN_SHOWN = ["value", "previous_value", "change_value", "quantity", "unit", "movements"]
+PREVIOUS_RULE = PREVIOUS_RULE
 
 
 def render(ctx: PageContext) -> None:
-    q, t, src = page_header(ctx, "Consumption", consumption.cached)
+    lang = ctx.lang
+    q, t, src = page_header(ctx, _("Consumption"), consumption.cached)
     bounds = q.usage_bounds(t, src)
     last = bounds.iloc[0]["last_date"] if not bounds.empty else None
     if last is None or pd.isna(last):
-        st.info("No data yet: run `mira run` to load movements; consumption (issues, scrap and returns) "
-                "appears here once they are processed.")
+        st.info(_("No data yet: run `mira run` to load movements; consumption (issues, scrap and returns) "
+                  "appears here once they are processed."))
         return
     first, last = pd.Timestamp(bounds.iloc[0]["first_date"]).date(), pd.Timestamp(last).date()
+    tenant_name = _tenant_name(ctx)
 
     c1, c2, c3 = st.columns([2, 1, 1])
     # keyed by tenant: an analyst who switches tenant starts at that tenant's own default period
-    picked = c1.date_input("Period", value=(max(first, last - timedelta(days=29)), last), key=f"cons_period:{t}",
-                           format="YYYY-MM-DD", help=f"Consumption data runs from {first} to {last}.")
-    grain = c2.radio("Grain", list(consumption.GRAINS), horizontal=True, key="cons_grain")
-    measure = c3.radio("Measure", ["value", "quantity"], horizontal=True, key="cons_measure")
+    picked = c1.date_input(_("Period"), value=(max(first, last - timedelta(days=29)), last), key=f"cons_period:{t}",
+                           format="DD/MM/YYYY",
+                           help=_("Consumption data runs from {first} to {last}.", first=lang.date(first),
+                                  last=lang.date(last)))
+    grain = c2.radio(_("Grain"), list(consumption.GRAINS), horizontal=True, key="cons_grain",
+                     format_func=lambda g: lang._(GRAIN_TITLES[g]))
+    measure = c3.radio(_("Measure"), ["value", "quantity"], horizontal=True, key="cons_measure",
+                       format_func=lambda m: lang._(MEASURE_TITLES[m]))
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
-        st.info("Pick the last day of the period too.")
+        st.info(_("Pick the last day of the period too."))
         return
     start, end = picked
     if start > end:
@@ -44,46 +58,61 @@ def render(ctx: PageContext) -> None:
 
     totals = q.consumption_totals(t, start, end, src).iloc[0]
     if not totals["movements"]:
-        st.info(f"No movements in this period ({start} to {end}): widen the dates. "
-                f"Consumption data runs from {first} to {last}.")
+        st.info(_("No movements in this period ({period}): widen the dates. Consumption data runs from "
+                  "{first} to {last}.", period=lang.period(start, end), first=lang.date(first),
+                  last=lang.date(last)))
         return
 
     m1, m2, m3 = st.columns(3)
-    m1.metric("Consumption value", fmt_number(totals["value"]),
-              delta_text(totals["value"], totals["previous_value"]), delta_color="off")
-    m2.metric("Quantity (mixed units)", fmt_number(totals["quantity"]),
-              delta_text(totals["quantity"], totals["previous_quantity"]), delta_color="off")
-    m3.metric("Movements", fmt_number(totals["movements"], 0),
-              delta_text(totals["movements"], totals["previous_movements"]), delta_color="off")
-    st.caption(f"Compared with the previous {(end - start).days + 1} days ({prev_start} to {prev_end}): "
-               f"value {fmt_number(totals['previous_value'])}, quantity {fmt_number(totals['previous_quantity'])}."
-               + (f" {int(totals['rows_without_value'])} rows have no known cost and count in quantity only."
-                  if totals["rows_without_value"] else ""))
+    m1.metric(_("Consumption value"), lang.money(totals["value"]),
+              lang.change(totals["value"], totals["previous_value"]), delta_color="off")
+    m2.metric(_("Quantity (mixed units)"), lang.number(totals["quantity"]),
+              lang.change(totals["quantity"], totals["previous_quantity"]), delta_color="off")
+    m3.metric(_("Movements"), lang.integer(totals["movements"]),
+              lang.change(totals["movements"], totals["previous_movements"]), delta_color="off")
+    caption = _("Compared with {period}: value {value}, quantity {quantity}.",
+                period=lang.period(prev_start, prev_end), value=lang.money(totals["previous_value"]),
+                quantity=lang.number(totals["previous_quantity"])) + " " + _(PREVIOUS_RULE)
+    if totals["rows_without_value"]:
+        caption += " " + _("{rows} rows have no known cost and count in quantity only.",
+                           rows=lang.integer(totals["rows_without_value"]))
+    st.caption(caption)
+
+    def title(name: str) -> Title:
+        return Title(name, tenant_name, start, end)
 
     series = q.consumption_series(t, start, end, grain, src)
-    st.subheader(f"{measure.capitalize()} per {grain}")
-    st.altair_chart(charts.consumption_over_time(series, measure, grain), width="stretch")
-    table(series, f"consumption per {grain}", "dl_series")
+    st.subheader(_("{measure} per {grain}", measure=_(MEASURE_TITLES[measure]).capitalize(),
+                   grain=_(GRAIN_TITLES[grain])))
+    st.altair_chart(charts.consumption_over_time(series, measure, grain, lang), width="stretch")
+    table(ctx, series, title(_("Consumption per {grain}", grain=_(GRAIN_TITLES[grain]))), "dl_series")
 
-    st.subheader("Breakdown")
-    dimension = st.selectbox("Break down by", list(DIMENSION_TITLES), format_func=DIMENSION_TITLES.get,
+    st.subheader(_("Breakdown"))
+    dimension = st.selectbox(_("Break down by"), list(DIMENSION_TITLES), format_func=lambda d: lang._(DIMENSION_TITLES[d]),
                              key="cons_dimension")
-    _breakdown(ctx, start, end, dimension, measure)
+    _breakdown(ctx, start, end, dimension, measure, title)
 
-    st.subheader("Drill down: a category's materials")
+    st.subheader(_("Drill down: a category's materials"))
     categories = q.consumption_breakdown(t, start, end, "category", source=src)
-    category = st.selectbox("Category", list(categories["key"]), key="cons_category")
+    category = st.selectbox(_("Category"), list(categories["key"]), key="cons_category",
+                            placeholder=_("Choose a category"))
     if category is not None:
         materials = q.consumption_breakdown(t, start, end, "material", category=category, source=src)
-        _show_breakdown(materials, "material", measure, f"materials in {category}", "dl_drill")
+        _show_breakdown(ctx, materials, "material", measure, title(_("Materials in {category}", category=category)),
+                        "dl_drill")
 
-    st.subheader("Top consumers")
-    st.caption("People are shown by role and the first characters of their pseudonym.")
+    st.subheader(_("Top consumers"))
+    st.caption(_("People are shown by role and the first characters of their pseudonym."))
     top = q.top_consumers(t, start, end, 10, src)
     screen, download = people(ctx, _person_columns(top), PAGE, pseudonym_col="key")
-    table(screen, "top consumers", "dl_top", download_df=download, column_config=_money(screen))
+    table(ctx, screen, title(_("Top consumers")), "dl_top", download_df=download, show=["person", *BREAKDOWN_SHOWN])
 
-    _monthly_report(ctx, first, last)
+    _monthly_report(ctx, first, last, tenant_name)
+
+
+def _tenant_name(ctx: PageContext) -> str:
+    name = consumption.cached.tenant_info(ctx.tenant_id, ctx.source)
+    return name.iloc[0]["tenant_name"] if not name.empty else ctx.tenant_id
 
 
 def _person_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -91,72 +120,63 @@ def _person_columns(df: pd.DataFrame) -> pd.DataFrame:
                "movements"]]
 
 
-def _money(df: pd.DataFrame) -> dict:
-    return {c: st.column_config.NumberColumn(format="%.2f") for c in df.columns
-            if c in ("value", "previous_value", "change_value", "quantity", "previous_quantity")}
-
-
-def _breakdown(ctx: PageContext, start: date, end: date, dimension: str, measure: str) -> None:
+def _breakdown(ctx: PageContext, start: date, end: date, dimension: str, measure: str, title) -> None:
     df = consumption.cached.consumption_breakdown(ctx.tenant_id, start, end, dimension, source=ctx.source)
+    name = title(_("Consumption by {dimension}", dimension=_(DIMENSION_TITLES[dimension]).lower()))
     if dimension == "user":
+        if empty(df, _("No consumption for this selection: widen the dates.")):
+            return
         screen, download = people(ctx, _person_columns(df), PAGE, pseudonym_col="key")
-        st.altair_chart(charts.breakdown_bars(screen, "person", measure), width="stretch")
-        table(screen, "consumption by person", "dl_breakdown", download_df=download, column_config=_money(screen))
+        st.altair_chart(charts.breakdown_bars(screen, "person", measure, ctx.lang), width="stretch")
+        table(ctx, screen, name, "dl_breakdown", download_df=download, show=["person", *BREAKDOWN_SHOWN])
         return
-    _show_breakdown(df, dimension, measure, f"consumption by {dimension}", "dl_breakdown")
+    _show_breakdown(ctx, df, dimension, measure, name, "dl_breakdown")
 
 
-def _show_breakdown(df: pd.DataFrame, dimension: str, measure: str, name: str, key: str) -> None:
-    if empty(df, "No consumption for this selection: widen the dates."):
+_DIMENSION_COLUMN = {"category": "category", "material": "material", "project": "project", "location": "location"}
+
+
+def _show_breakdown(ctx: PageContext, df: pd.DataFrame, dimension: str, measure: str, name: Title, key: str) -> None:
+    if empty(df, _("No consumption for this selection: widen the dates.")):
         return
-    title = DIMENSION_TITLES[dimension].lower()
-    shown = df.rename(columns={"label": title})
-    cols = [title] + (["key"] if dimension in ("material",) else []) + \
+    label = _DIMENSION_COLUMN[dimension]
+    shown = df.rename(columns={"label": label, "key": "material_id"})
+    cols = [label] + (["material_id"] if dimension == "material" else []) + \
         ["value", "previous_value", "change_value", "quantity", "previous_quantity", "movements"] + \
         (["unit"] if dimension == "material" else [])
-    shown = shown[cols].rename(columns={"key": "material_id"})
-    st.altair_chart(charts.breakdown_bars(shown, title, measure), width="stretch")
-    table(shown, name, key, column_config=_money(shown))
+    shown = shown[cols]
+    st.altair_chart(charts.breakdown_bars(shown, label, measure, ctx.lang), width="stretch")
+    table(ctx, shown, name, key, show=[label, *[c for c in BREAKDOWN_SHOWN if c in cols]])
 
 
-def _monthly_report(ctx: PageContext, first: date, last: date) -> None:
-    st.subheader("Monthly report")
+def _monthly_report(ctx: PageContext, first: date, last: date, tenant_name: str) -> None:
+    lang = ctx.lang
+    st.subheader(_("Monthly report"))
     months = pd.date_range(pd.Timestamp(first).to_period("M").to_timestamp(), last, freq="MS")
     options = [m.date() for m in reversed(months)]
     if not options:
         return
-    month = st.selectbox("Month", options, format_func=lambda m: f"{m:%B %Y}", key="cons_report_month")
+    month = st.selectbox(_("Month"), options, format_func=lang.month, key="cons_report_month")
     tenant, source = ctx.tenant_id, ctx.source
-    name = consumption.cached.tenant_info(tenant, source)
-    tenant_name = name.iloc[0]["tenant_name"] if not name.empty else tenant
 
     def build() -> bytes:
-        return monthly_report(tenant, month, tenant_name, source)
+        return monthly_report(tenant, month, tenant_name, source, lang=lang)
 
-    st.download_button("Monthly report (PDF)", data=downloads.deferred(build, "The report could not be made"),
-                       file_name=f"consumption-{tenant}-{month:%Y-%m}.pdf", mime=downloads.PDF_MIME,
-                       key="dl_report", icon=":material/picture_as_pdf:", on_click="ignore")
+    st.download_button(_("Monthly report (PDF)"),
+                       data=downloads.deferred(build, _("The report could not be made")),
+                       file_name=downloads.file_stem(_("consumption report")) + f"_{month:%Y-%m}.pdf",
+                       mime=downloads.PDF_MIME, key="dl_report", icon=":material/picture_as_pdf:", on_click="ignore")
 
 
-def monthly_report(tenant_id: str, month: date, tenant_name: str, source: str = "tenant") -> bytes:
-    """The one-page PDF for a calendar month (plain data functions: no Streamlit needed)."""
+def monthly_report(tenant_id: str, month: date, tenant_name: str, source: str = "tenant",
+                   lang: Lang = Lang()) -> bytes:
+    """The one-page PDF for a calendar month (plain data functions: no Streamlit needed), against
+    the previous period by the page's own rule (a whole month: the month before)."""
     start = month.replace(day=1)
     end = (pd.Timestamp(start) + pd.offsets.MonthEnd(0)).date()
-    prev_end = start - timedelta(days=1)
-    prev_start = prev_end.replace(day=1)
-    # totals against the previous calendar month (not the previous equal-length window)
-    cur = consumption.consumption_totals(tenant_id, start, end, source)
-    prev = consumption.consumption_totals(tenant_id, prev_start, prev_end, source)
-    totals = cur.copy()
-    for col in ("quantity", "value", "movements"):
-        totals[f"previous_{col}"] = prev[col].values
+    prev_start, prev_end = consumption.previous_period(start, end)
+    totals = consumption.consumption_totals(tenant_id, start, end, source)
     daily = consumption.consumption_series(tenant_id, start, end, "day", source)
     categories = consumption.consumption_breakdown(tenant_id, start, end, "category", source=source)
     materials = consumption.consumption_breakdown(tenant_id, start, end, "material", source=source)
-    # "previous" in the tables: the previous calendar month too
-    for df in (categories, materials):
-        if not df.empty:
-            dim = "category" if df is categories else "material"
-            p = consumption.consumption_breakdown(tenant_id, prev_start, prev_end, dim, source=source)
-            df["previous_value"] = df["key"].map(dict(zip(p["key"], p["value"]))).fillna(0)
-    return downloads.monthly_report_pdf(tenant_name, start, totals, daily, categories, materials)
+    return monthly_report_pdf(lang, tenant_name, start, (prev_start, prev_end), totals, daily, categories, materials)

@@ -32,7 +32,8 @@ from pipelines.settings import Settings, get_settings
 
 ROLES = ("manager", "analyst", "ops", "privacy_officer")
 BUSY_TIMEOUT_S = 10.0
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+LANGUAGES = ("nl", "fr", "en")   # what a user may read the dashboards in
 
 
 class AccountError(ValueError):
@@ -108,7 +109,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     role TEXT NOT NULL CHECK (role IN ({", ".join(repr(r) for r in ROLES)})),
     tenant_id TEXT,
     created_at TEXT NOT NULL,
-    disabled_at TEXT
+    disabled_at TEXT,
+    language TEXT
 );
 CREATE TABLE IF NOT EXISTS auth_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -150,10 +152,18 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
             with _write(con):
                 for stmt in filter(str.strip, _DDL.split(";")):
                     con.execute(stmt)
+                _migrate(con)
                 con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         con.execute("PRAGMA synchronous = NORMAL")   # safe with WAL; a crash loses at most the last commit
         con.execute("PRAGMA foreign_keys = ON")
         yield con
+
+
+def _migrate(con: sqlite3.Connection) -> None:
+    """Version 2: the language each user reads the dashboards in (NULL: not chosen yet)."""
+    columns = {row[1] for row in con.execute("PRAGMA table_info(accounts)")}
+    if "language" not in columns:
+        con.execute("ALTER TABLE accounts ADD COLUMN language TEXT")
 
 
 @contextmanager

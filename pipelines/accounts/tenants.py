@@ -9,17 +9,25 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from pipelines.accounts.store import _ts, _write, accounts_path, connect
+from pipelines.accounts.store import LANGUAGES, _ts, _write, accounts_path, connect
 from pipelines.contracts import is_tenant_id
 from pipelines.settings import Settings
 
 _SETTINGS_DDL = """CREATE TABLE IF NOT EXISTS tenant_settings (
-    tenant_id TEXT PRIMARY KEY, names_visible INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL)"""
+    tenant_id TEXT PRIMARY KEY, names_visible INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL,
+    language TEXT)"""
+
+
+def _settings_table(con) -> None:
+    """Created on first use; a table made before the tenant's language existed gets the column."""
+    con.execute(_SETTINGS_DDL)
+    if "language" not in {row[1] for row in con.execute("PRAGMA table_info(tenant_settings)")}:
+        con.execute("ALTER TABLE tenant_settings ADD COLUMN language TEXT")
 
 
 def names_visible(tenant_id: str) -> bool:
     with connect() as con:
-        con.execute(_SETTINGS_DDL)
+        _settings_table(con)
         row = con.execute("SELECT names_visible FROM tenant_settings WHERE tenant_id = ?", [tenant_id]).fetchone()
     return bool(row and row[0])
 
@@ -28,10 +36,32 @@ def set_names_visible(tenant_id: str, visible: bool) -> None:
     if not is_tenant_id(tenant_id):
         raise ValueError("not a tenant id")   # never quote it: it may come from a hostile request
     with connect() as con:
-        con.execute(_SETTINGS_DDL)
-        con.execute("INSERT INTO tenant_settings VALUES (?, ?, ?) ON CONFLICT (tenant_id) DO UPDATE "
+        _settings_table(con)
+        con.execute("INSERT INTO tenant_settings (tenant_id, names_visible, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (tenant_id) DO UPDATE "
                     "SET names_visible = excluded.names_visible, updated_at = excluded.updated_at",
                     [tenant_id, int(visible), datetime.now(timezone.utc).isoformat()])
+
+
+def tenant_language(tenant_id: str) -> str | None:
+    """The language the tenant chose for its managers who have not chosen one themselves."""
+    with connect() as con:
+        _settings_table(con)
+        row = con.execute("SELECT language FROM tenant_settings WHERE tenant_id = ?", [tenant_id]).fetchone()
+    return row[0] if row and row[0] in LANGUAGES else None
+
+
+def set_tenant_language(tenant_id: str, language: str | None) -> None:
+    """The tenant's default language (None: from its country again)."""
+    if not is_tenant_id(tenant_id):
+        raise ValueError("not a tenant id")
+    if language is not None and language not in LANGUAGES:
+        raise ValueError(f"unknown language; choose one of {', '.join(LANGUAGES)}")
+    with connect() as con:
+        _settings_table(con)
+        con.execute("INSERT INTO tenant_settings (tenant_id, names_visible, updated_at, language) VALUES (?, 0, ?, ?) "
+                    "ON CONFLICT (tenant_id) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+                    [tenant_id, datetime.now(timezone.utc).isoformat(), language])
 
 
 def audit_names_view(account_id: int, tenant_id: str, page: str, count: int) -> None:

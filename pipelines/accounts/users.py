@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from pipelines.contracts import is_tenant_id
 from pipelines.accounts.store import (
-    ROLES, AccountError, _decrypt, _encrypt, _event, _parse_ts, _subkeys, _ts, _write, accounts_path, connect,
+    LANGUAGES, ROLES, AccountError, _decrypt, _encrypt, _event, _parse_ts, _subkeys, _ts, _write, accounts_path, connect,
     email_lookup, normalise_email,
 )
 
@@ -161,6 +161,24 @@ def disable_user(email: str, *, client: str = "local", now: datetime | None = No
         con.execute("UPDATE accounts SET disabled_at = ? WHERE id = ?", (_ts(moment), row[0]))
         _event(con, moment, USER_DISABLED, account_id=row[0], client=client)
     return row[0]
+
+
+# --- the language a user reads the dashboards in ------------------------------------------------------
+
+def get_language(account_id: int) -> str | None:
+    """The language this user chose (None until they choose: the dashboards then pick a
+    default from the tenant)."""
+    with connect() as con:
+        row = con.execute("SELECT language FROM accounts WHERE id = ?", (account_id,)).fetchone()
+    return row[0] if row and row[0] in LANGUAGES else None
+
+
+def set_language(account_id: int, language: str) -> None:
+    """Keep the user's choice with their account, so every later session opens in it."""
+    if language not in LANGUAGES:
+        raise AccountError(f"unknown language; choose one of {', '.join(LANGUAGES)}")
+    with connect() as con, _write(con):
+        con.execute("UPDATE accounts SET language = ? WHERE id = ?", (language, account_id))
 
 
 # --- login ---------------------------------------------------------------------------------------------

@@ -161,7 +161,25 @@ def run_full_build(full_refresh: bool = False, holding_lock: bool = False, conso
     summary.update(run_figures(outcome.run_id))
     if outcome.success:
         state.record_build(outcome.run_id, seen, settings)
+    _republish_ops(settings)
     return summary
+
+
+def _republish_ops(settings) -> None:
+    """The ops file was published from inside the run, which Dagster then still called STARTED
+    (and which the publish leaves out for that reason): publish it again now that the run has
+    its final status, so the Operations page agrees with the Dagster UI. Best effort: a build
+    the daemon started meanwhile may hold the warehouse, and its own publish follows."""
+    import logging
+
+    from pipelines.serving.ops_file import publish_ops
+
+    if not settings.warehouse_path.exists():
+        return
+    try:
+        publish_ops(settings)
+    except Exception as exc:   # never fail a finished run over the ops page's counts
+        logging.getLogger(__name__).warning("ops file not republished after the run: %s", type(exc).__name__)
 
 
 def phase_seconds(steps: dict[str, float]) -> dict[str, float]:

@@ -3,7 +3,8 @@
 - full_build: ingest, dbt, publish; started by the landing sensor and nightly.
 - freshness checks on every mart and published file, run by each build and by a sensor.
 - run_failure_alert: any failed run becomes a line in logs/alerts.jsonl (and a webhook POST),
-  then an `ops_refresh` run republishes the ops file.
+  then an `ops_refresh` run republishes the ops file; ops_refresh_after_run does the same after
+  every successful run, so the page shows each run's final status.
 - landing_sensor: a build when landing files appear or change.
 - dead_run_recovery: what a run whose process died still holds (its pool slot above all) is given
   back, by the daemon, without waiting for the next `mira run` (pipelines.recovery).
@@ -24,8 +25,10 @@ from dagster import (
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Definitions,
+    DagsterRunStatus,
     RunFailureSensorContext,
     RunRequest,
+    RunStatusSensorContext,
     ScheduleDefinition,
     SensorEvaluationContext,
     SkipReason,
@@ -35,6 +38,7 @@ from dagster import (
     define_asset_job,
     in_process_executor,
     run_failure_sensor,
+    run_status_sensor,
     sensor,
 )
 
@@ -140,6 +144,26 @@ def dead_run_sensor():
     return dead_run_recovery
 
 
+def refresh_after_success_for(ops_refresh):
+    """A run that succeeded published the ops file while Dagster still called it STARTED (the
+    publish leaves that run out): once it has ended, republish, so the Operations page shows it
+    with the status the Dagster UI shows. ops_refresh itself asks for nothing (no loop)."""
+    @run_status_sensor(
+        name="ops_refresh_after_run",
+        run_status=DagsterRunStatus.SUCCESS,
+        monitor_all_code_locations=True,
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Starts ops_refresh after every successful run (except ops_refresh), so the Operations page "
+        "lists the run with its final status.",
+        request_job=ops_refresh,
+    )
+    def ops_refresh_after_run(context: RunStatusSensorContext) -> RunRequest | None:
+        return ops_refresh_request(context.dagster_run)
+
+    return ops_refresh_after_run
+
+
 def defs(monitored: list[AssetKey], outside_build: list[AssetKey], ops_file: AssetKey) -> Definitions:
     """monitored: assets with a freshness check; outside_build: assets of other jobs (retention,
     backup) that the build leaves out; ops_file: the asset ops_refresh republishes."""
@@ -166,11 +190,12 @@ def defs(monitored: list[AssetKey], outside_build: list[AssetKey], ops_file: Ass
         OPS_REFRESH_JOB,
         selection=AssetSelection.assets(ops_file),
         executor_def=in_process_executor,
-        description="Republish the ops serving file (the Operations page), after a failed run.",
+        description="Republish the ops serving file (the Operations page), after a run has ended.",
     )
     return Definitions(
         asset_checks=checks,
         jobs=[full_build, ops_refresh],
         schedules=[nightly_build],
-        sensors=[landing_sensor_for(full_build), freshness_sensor, failure_alert_for(ops_refresh), dead_run_sensor()],
+        sensors=[landing_sensor_for(full_build), freshness_sensor, failure_alert_for(ops_refresh),
+                 refresh_after_success_for(ops_refresh), dead_run_sensor()],
     )

@@ -79,7 +79,7 @@ def defs(mart_keys: list[AssetKey], after: list[AssetKey]) -> Definitions:
         "by step and error class); no business or personal data.",
     )
     def ops_snapshot(context: AssetExecutionContext) -> MaterializeResult:
-        rows = publish_ops(instance=context.instance)
+        rows = publish_ops(instance=context.instance, running=context.run_id)
         return MaterializeResult(metadata={f"rows.{t}": n for t, n in rows.items()})
 
     tenant_file = AssetSpec(TENANT_FILE_KEY, deps=[TENANTS_KEY], partitions_def=TENANT_PARTITIONS, group_name="serving",

@@ -55,8 +55,11 @@ def _utc(ts: float | None) -> datetime | None:
     return datetime.fromtimestamp(ts, timezone.utc) if ts else None
 
 
-def read(instance, limit: int = MAX_RUNS) -> tuple[list[Run], list[Failure]]:
-    """The last `limit` runs (newest first) and a Failure for each failed one."""
+def read(instance, limit: int = MAX_RUNS, running: str | None = None) -> tuple[list[Run], list[Failure]]:
+    """The last `limit` runs (newest first) and a Failure for each failed one. `running`: the
+    run this publish happens in, left out: its status can only be STARTED here, and the file is
+    republished once it has ended (by `mira run` itself, or the ops_refresh_after_run sensor),
+    so the page never keeps a STARTED that Dagster has long called a success."""
     from dagster import DagsterEventType, DagsterRunStatus
 
     runs: list[Run] = []
@@ -65,6 +68,8 @@ def read(instance, limit: int = MAX_RUNS) -> tuple[list[Run], list[Failure]]:
         return runs, failures
     for record in instance.get_run_records(limit=limit):
         run = record.dagster_run
+        if run.run_id == running:
+            continue
         runs.append(Run(run.run_id, run.job_name, run.status.value, _utc(record.start_time), _utc(record.end_time)))
         if run.status != DagsterRunStatus.FAILURE:
             continue
@@ -106,17 +111,17 @@ _RUNS_SQL = """
     FROM ops_copy.ops.dagster_runs d FULL OUTER JOIN audit.runs a ON a.run_id = d.run_id"""
 
 
-def publish_ops(settings: Settings | None = None, instance=None) -> dict[str, int]:
+def publish_ops(settings: Settings | None = None, instance=None, running: str | None = None) -> dict[str, int]:
     """Counts for the Operations page: no business data, no personal data (quarantine reasons are
     rule texts from the contracts, never a row's values; a failure is its step and error class,
     see above). `instance`: the Dagster instance whose runs to list (default:
-    the one under MIRA_HOME)."""
+    the one under MIRA_HOME); `running`: the run publishing, if any (see `read`)."""
     settings = settings or get_settings()
     if instance is None:
         with instance_for(settings) as found:
-            runs, failures = read(found)
+            runs, failures = read(found, running=running)
     else:
-        runs, failures = read(instance)
+        runs, failures = read(instance, running=running)
     settings.serving_dir.mkdir(parents=True, exist_ok=True)
     tmp = settings.serving_dir / f"{TMP_PREFIX}{uuid.uuid4().hex}.duckdb"
     rows = {}

@@ -4,6 +4,7 @@ account per role and a manager for each of two tenants."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,7 +56,10 @@ def dash(e2e, tmp_path_factory) -> Dash:
     for email, role, tenant in ((d.manager_a, "manager", d.tenant_a), (d.manager_b, "manager", d.tenant_b),
                                 (d.analyst, "analyst", None), (d.ops, "ops", None),
                                 (d.privacy_officer, "privacy_officer", None)):
-        accounts.add_user(email, role, tenant, password=PASSWORD)
+        account_id = accounts.add_user(email, role, tenant, password=PASSWORD)
+        # these accounts read English (their own choice, kept with the account); the tenants are
+        # Belgian, so without a choice they would open in Dutch (tests/dashboards/test_i18n.py)
+        accounts.set_language(account_id, "en")
     yield d
     mp.undo()
 
@@ -81,8 +85,9 @@ def open_page(at: AppTest, page: str) -> AppTest:
 
 
 def metric(at: AppTest, label: str) -> float:
+    """A metric's figure, read back from its English text ("€15,927.09", "1,234")."""
     [m] = [m for m in at.metric if m.label == label]
-    return float(m.value.replace(",", ""))
+    return float(re.sub(r"[^0-9.\-]", "", m.value.replace(",", "")))
 
 
 def dataframes(at: AppTest) -> list[pd.DataFrame]:

@@ -92,17 +92,17 @@ def test_manager_consumption_matches_the_marts(dash):
     assert labels.count("CSV") == labels.count("Excel") == len(at.dataframe)
     assert "Monthly report (PDF)" in labels
 
-    # another period and grain: still the marts' sum; the previous period is the one just before
+    # another period and grain: still the marts' sum; a whole month compares with the month before
     at.date_input[0].set_value((date(2026, 10, 1), date(2026, 10, 31)))
     at.radio(key="cons_grain").set_value("week").run()
     no_problem(at)
     truth = serving_sql(t, """SELECT
         sum(consumed_value) FILTER (usage_date >= DATE '2026-10-01') v,
         sum(consumed_value) FILTER (usage_date < DATE '2026-10-01') p
-        FROM marts.fct_material_usage_daily WHERE tenant_id = ? AND usage_date BETWEEN DATE '2026-08-31' AND DATE '2026-10-31'""",
+        FROM marts.fct_material_usage_daily WHERE tenant_id = ? AND usage_date BETWEEN DATE '2026-09-01' AND DATE '2026-10-31'""",
                         [t]).iloc[0]
     assert metric(at, "Consumption value") == pytest.approx(round(truth.v, 2), abs=0.006)
-    assert f"value {truth.p:,.2f}" in at.caption[0].value
+    assert f"value €{truth.p:,.2f}" in at.caption[0].value
     assert dataframes(at)[0]["period_start"].nunique() == 5         # ISO weeks touching October 2026
 
     # breakdown by person: pseudonymous labels, same total
@@ -139,10 +139,10 @@ def test_manager_stock_tools_insights_match_the_marts(dash):
     below = serving_sql(t, "SELECT count(*) FROM marts.rpt_reorder_suggestions WHERE tenant_id = ? AND is_below_minimum",
                         [t]).iloc[0, 0]
     assert metric(at, "Stock value") == pytest.approx(round(value, 2), abs=0.006)
-    assert metric(at, "Below minimum") == below
+    assert metric(at, "Below minimum stock") == below
     by_location = dataframes(at)[0]
     assert by_location["value_on_hand"].sum() == pytest.approx(value)
-    assert {s.value for s in at.subheader} >= {"On hand per location", "Below minimum: suggested orders",
+    assert {s.value for s in at.subheader} >= {"On hand per location", "Below reorder level: suggested orders",
                                                 "Days of cover and predicted stock-outs", "Stock ageing",
                                                 "Count accuracy and shrinkage"}
 

@@ -134,7 +134,7 @@ def streamlit_url(browser_home, artifacts) -> str:
     port = free_port()
     log_path = artifacts / "streamlit-server.log"
     # The server as `mira serve` starts it (its client settings are part of what is tested).
-    cmd = [*streamlit_command(port), "--server.fileWatcherType", "none", "--server.runOnSave", "false"]
+    cmd = [*streamlit_command(port), "--server.runOnSave", "false"]
     env = {**os.environ, "MIRA_HOME": str(browser_home.home), "MIRA_LANDING": str(browser_home.home / "landing"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     assert env.get("MIRA_MASTER_KEY"), "point_at sets the test master key"

@@ -137,6 +137,51 @@ def test_a_failed_run_reaches_the_ops_file_without_waiting_for_a_build(e2e, tmp_
     assert b"Jane" not in (home / "serving" / "ops.duckdb").read_bytes()
 
 
+def test_a_finished_run_reaches_the_ops_file_with_its_final_status(e2e, tmp_path, monkeypatch):
+    """A run publishes the ops file while Dagster still calls it STARTED; the Operations page
+    showed that STARTED long after the Dagster UI said succeeded. The publish leaves its own run
+    out, and a success starts `ops_refresh`, which lists it as SUCCESS (and asks for nothing
+    after itself: no loop)."""
+    import shutil
+
+    from pipelines.definitions import defs
+    from pipelines.ops.assets import OPS_REFRESH_JOB
+    from pipelines.runs import prepare_dagster_home
+    from pipelines.serving.files import open_ops
+    from tests.conftest import point_at
+
+    @op
+    def fine():
+        return 1
+
+    @job
+    def weekly_report():
+        fine()
+
+    home = tmp_path / "mira"
+    shutil.copytree(e2e[0], home, ignore=shutil.ignore_patterns("landing", "dagster", "logs"))
+    point_at(monkeypatch, home)
+    prepare_dagster_home()
+    with DagsterInstance.get() as inst:
+        sensor = defs.get_sensor_def("ops_refresh_after_run")
+        assert sensor.default_status == DefaultSensorStatus.RUNNING
+        daemon_like = {"instance": inst, "repository_name": "__repository__"}
+        first = sensor.evaluate_tick(build_sensor_context(**daemon_like))
+        done = weekly_report.execute_in_process(instance=inst)
+        tick = sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=first.cursor))
+        assert [(r.job_name, r.run_key) for r in tick.run_requests] == [
+            (OPS_REFRESH_JOB, f"ops-refresh-after-{done.run_id}")]
+        refresh = defs.resolve_job_def(OPS_REFRESH_JOB).execute_in_process(instance=inst)
+        assert refresh.success
+        again = sensor.evaluate_tick(build_sensor_context(**daemon_like, cursor=tick.cursor))
+        assert not again.run_requests                 # ops_refresh's own success asks for nothing
+    with open_ops() as con:
+        runs = dict(con.execute("SELECT run_id, status FROM ops.runs WHERE job IS NOT NULL").fetchall())
+    assert runs[done.run_id] == "SUCCESS"
+    assert refresh.run_id not in runs                 # it was running while it published
+    assert "STARTED" not in runs.values()
+
+
 def test_successful_runs_raise_no_alert(instance, mira_home):
     from pipelines.definitions import defs
 

@@ -13,12 +13,21 @@
   The shortfall is rounded up to whole units so a suggestion is something one can order.
   There are no purchase orders in the data, so "projected" stock is simply on hand.
 
+  Where we part from ERPNext, on purpose: ERPNext orders the usual quantity whatever the rate of
+  use, so a slow mover (road signs used four times a year, usual order 20) gets five years of
+  stock ordered the day it dips below its level. Here the usual quantity is capped at what
+  brings stock to the reorder level plus `mira_reorder_max_cover_days` (180) days of average
+  use, and never below the shortfall: a fast mover, whose usual quantity lasts less than that,
+  orders exactly as in ERPNext; a material with no use orders only the shortfall. The page
+  shows which suggestions were capped (the usual quantity is beside them).
+
   Rows: every material that has stock history at a warehouse (vans and sites are restocked by
   transfers, not orders). Tools are left out: a checked-out tool comes back, so a store short
   of drills is a custody question (rpt_tool_custody), not a purchase. Materials known only
   from movements (not in the catalogue yet) have no minimum or lead time and are left out too.
   Average use is rpt_days_of_cover's (net issues, scrap and transfers out over the window).
 #}
+{%- set max_cover_days = var('mira_reorder_max_cover_days', 180) | int %}
 {{ config(**tenant_incremental()) }}
 
 with cover as (
@@ -67,9 +76,11 @@ suggested as (
         quantity_on_hand < reorder_level as is_below_reorder_level,
         case
             when quantity_on_hand >= reorder_level then 0
-            when ceiling(reorder_level - quantity_on_hand) > coalesce(reorder_qty, 0)
+            when ceiling(reorder_level - quantity_on_hand) >= least(
+                    coalesce(reorder_qty, 0),
+                    ceiling(reorder_level + avg_daily_use * {{ max_cover_days }} - quantity_on_hand))
                 then ceiling(reorder_level - quantity_on_hand)
-            else reorder_qty
+            else least(reorder_qty, ceiling(reorder_level + avg_daily_use * {{ max_cover_days }} - quantity_on_hand))
         end as suggested_order_qty
     from levels
 )
