@@ -25,6 +25,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.TextInput_pb2 import TextInput
 
 FINISHED = ForwardMsg.FINISHED_SUCCESSFULLY
 
@@ -43,6 +44,7 @@ class Page:
     errors: list[str] = field(default_factory=list)     # error alerts and exceptions
     strings: set[str] = field(default_factory=set)      # every string shown, table and chart cells included
     widgets: dict[str, str] = field(default_factory=dict)   # label -> widget id
+    login_form: dict[str, str] = field(default_factory=dict)   # "email", "password", "submit" -> widget id
 
 
 class Session:
@@ -67,16 +69,18 @@ class Session:
         return await self._run(BackMsg())
 
     async def login(self, email: str, password: str) -> Page:
-        """Fill in the login form and submit it; the page the app then shows (its first page)."""
-        form = self.last.widgets if self.last else {}
-        if not {"Email", "Password", "Log in"} <= set(form):
+        """Fill in the login form and submit it; the page the app then shows (its first page). The
+        form's fields are found by kind (a text field, a password field, the form's submit
+        button), not by label: the labels are in the visitor's language."""
+        form = self.last.login_form if self.last else {}
+        if not {"email", "password", "submit"} <= set(form):
             raise VisitFailed("no login form on the page")
         msg = BackMsg()
-        for label, value in (("Email", email), ("Password", password)):
+        for field_name, value in (("email", email), ("password", password)):
             w = msg.rerun_script.widget_states.widgets.add()
-            w.id, w.string_value = form[label], value
+            w.id, w.string_value = form[field_name], value
         w = msg.rerun_script.widget_states.widgets.add()
-        w.id, w.trigger_value = form["Log in"], True
+        w.id, w.trigger_value = form["submit"], True
         return await self._run(msg)
 
     async def goto(self, page: str) -> Page:
@@ -126,6 +130,10 @@ def _element(element, page: Page) -> None:
         page.errors.append(f"{body.type}: {body.message}")
     if hasattr(body, "id") and hasattr(body, "label") and isinstance(getattr(body, "id"), str):
         page.widgets[body.label] = body.id
+    if kind == "text_input" and body.form_id:
+        page.login_form["password" if body.type == TextInput.PASSWORD else "email"] = body.id
+    elif kind == "button" and body.is_form_submitter:
+        page.login_form["submit"] = body.id
     _strings(body, page.strings)
 
 
