@@ -120,6 +120,8 @@ def _problem_line(exc: BaseException, where: str) -> str:
                                        ServiceResponseError)
 
     code = getattr(exc, "error_code", None)
+    if type(exc).__name__ == "AzureSigningError":   # the key could not sign the request: not base64
+        return f"the Azure Storage key for {where} is malformed (MIRA_AZURE_CONNECTION_STRING / AZURE_STORAGE_KEY)"
     if isinstance(exc, ClientAuthenticationError) or code in ("AuthenticationFailed", "AuthorizationFailure",
                                                               "AuthorizationPermissionMismatch"):
         return f"Azure Storage refused the credentials for {where} (wrong key, expired SAS or identity without access)"
@@ -185,7 +187,7 @@ class BlobLanding:
             found.append(LandingFile(
                 self._download_path(rel, suffix), rel, parts[0] if len(parts) > 1 else "",
                 parts[1] if len(parts) > 2 else "", FORMATS.get(suffix.lower()), blob.size or 0,
-                int(blob.last_modified.timestamp() * 1e9), problem, rule, False, blob.etag))
+                int(blob.last_modified.timestamp() * 1e9), problem, rule, False, blob.etag.strip('"')))
         return found
 
     def fingerprint(self) -> str:
