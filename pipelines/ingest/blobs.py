@@ -243,3 +243,45 @@ class BlobLanding:
             if getattr(exc, "status_code", None) == 412:   # the pin failed: the blob changed
                 return False
             raise LandingUnavailable(_problem_line(exc, f"landing blob {f.rel!r}")) from None
+
+    # -- writing, for privacy (erasure and retention) -------------------------------------------
+    def tenants(self) -> set[str]:
+        """The tenant folders under the prefix (the first part of every blob name)."""
+        return {b.name[len(self.location.prefix):].split("/", 1)[0] for b in self._listing()
+                if "/" in b.name[len(self.location.prefix):]}
+
+    def names_of_tenant(self, tenant_id: str) -> list[str]:
+        """Every blob of a tenant's folder, uploads in progress too (relative names)."""
+        start = f"{tenant_id}/"
+        return [rel for rel in (b.name[len(self.location.prefix):] for b in self._listing()) if rel.startswith(start)]
+
+    def delete(self, rels: list[str]) -> int:
+        from azure.core.exceptions import AzureError, ResourceNotFoundError
+
+        n = 0
+        for rel in rels:
+            try:
+                self.client.delete_blob(self.location.prefix + rel, delete_snapshots="include")
+                n += 1
+            except ResourceNotFoundError:
+                continue
+            except AzureError as exc:
+                raise LandingUnavailable(_problem_line(exc, "a landing blob")) from None
+        return n
+
+    def replace(self, f: LandingFile, source: Path) -> tuple[str, int]:
+        """Upload `source` over the blob, only if it is still the version listed (its ETag):
+        (new ETag, new last-modified in ns). A blob changed meanwhile is an error: its new
+        version has not been looked at."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import AzureError
+
+        try:
+            with open(source, "rb") as fh:
+                props = self.client.get_blob_client(self.location.prefix + f.rel).upload_blob(
+                    fh, overwrite=True, etag=f.etag, match_condition=MatchConditions.IfNotModified)
+        except AzureError as exc:
+            if getattr(exc, "status_code", None) == 412:
+                raise LandingUnavailable("a landing blob changed while it was rewritten; run the request again") from None
+            raise LandingUnavailable(_problem_line(exc, "a landing blob")) from None
+        return props["etag"].strip('"'), int(props["last_modified"].timestamp() * 1e9)

@@ -12,7 +12,7 @@ import stat
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
@@ -230,3 +230,61 @@ def test_landing_url_must_name_a_container(mira_home, monkeypatch):
     monkeypatch.setenv("MIRA_LANDING", f"az://c-{uuid.uuid4().hex[:6]}/../x")
     with pytest.raises(LandingUnavailable, match="az://<container>/<prefix>"):
         ingest()
+
+
+def _upload_folder(folder, container, prefix: str) -> None:
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        container.upload_blob(prefix + path.relative_to(folder).as_posix(), path.read_bytes(), overwrite=True)
+
+
+def test_erasure_purges_the_persons_blobs_and_the_manifest_follows(mira_home, blobs, tmp_path):
+    """The erasure's landing step on a container: the blobs holding the person are rewritten in
+    place (only if unchanged since read), the manifest takes their new ETag, nothing is reloaded."""
+    from datetime import date
+
+    from pipelines.generate import generate
+    from pipelines.privacy import rights
+    from pipelines.vault.store import open_vault
+
+    container, prefix = blobs
+    generate(tmp_path / "gen", tenants=1, days=5, seed=3, movements_per_day=6, end_date=date(2026, 10, 31))
+    _upload_folder(tmp_path / "gen", container, prefix)
+    ingest()
+    p = q(mira_home, "SELECT user_pseudonym FROM raw.movements GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1")[0][0]
+    with open_vault(read_only=True) as v:
+        tenant, user_id, email = v.execute("SELECT tenant_id, user_id, email FROM identities WHERE user_pseudonym = ?",
+                                           [p]).fetchone()
+    before = {b.name: b.etag for b in container.list_blobs()}
+    counts = rights.execute(rights.submit("erase", tenant, user_id, requested_by="test"))
+    assert counts["landing.rows_dropped"] == 1 and counts["landing.files"] >= 2
+    after = {b.name: b.etag for b in container.list_blobs()}
+    assert sum(before[n] != after[n] for n in before) == counts["landing.files"]
+    for b in container.list_blobs():
+        data = container.download_blob(b.name).readall()
+        assert user_id.encode() not in data and email.encode() not in data
+    assert ingest().files == []                               # purged blobs are not taken for changed ones
+    assert q(mira_home, "SELECT count(*) FROM audit.files f WHERE etag IS DISTINCT FROM ?", [None])[0][0] == len(after)
+    assert list((mira_home / "tmp").glob("landing-*")) == []
+
+
+def test_retention_deletes_a_retired_tenants_blobs_and_processed_old_blobs(mira_home, blobs, monkeypatch):
+    from pipelines.privacy.retention.policy import Policy, processed_landing_files, purge_aged
+    from pipelines.privacy.retention.tenants import present_tenants, purge_tenants
+    from pipelines.settings import get_settings
+
+    container, prefix = blobs
+    for tenant in ("acme", "beta"):
+        container.upload_blob(prefix + f"{tenant}/movements/m.csv", _csv(movement("M1", tenant=tenant)))
+    container.upload_blob(prefix + "beta/movements/.upload.csv", _csv(movement("M2", tenant="beta")))
+    ingest()
+    settings = get_settings()
+    assert {"acme", "beta"} <= present_tenants(settings)
+    purge_tenants(settings, ["beta"])
+    assert sorted(b.name for b in container.list_blobs()) == [prefix + "acme/movements/m.csv"]
+    # processed blobs past the log retention: deleted, unless changed since they were processed
+    monkeypatch.setenv("MIRA_LOG_RETENTION_DAYS", "0")
+    container.upload_blob(prefix + "acme/movements/new.csv", _csv(movement("M3")))     # never processed
+    later = Policy.make(get_settings(), date.today() + timedelta(days=2))
+    assert processed_landing_files(get_settings(), later) == ["acme/movements/m.csv"]
+    assert purge_aged(get_settings(), date.today() + timedelta(days=2))["landing_files_deleted"] == 1
+    assert [b.name for b in container.list_blobs()] == [prefix + "acme/movements/new.csv"]
