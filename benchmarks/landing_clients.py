@@ -4,7 +4,8 @@ Against a local Azurite (tests/azurite.py), each client lists 200 small CSV blob
 and reads every one of them, then reads one ~50 MB CSV blob; medians of --repeat runs. "Read"
 means what ingestion needs: every byte in hand and its SHA-256 (azure-storage-blob: streamed to
 a file under a temporary folder, which the readers then use unchanged, hashed on the way;
-DuckDB: `sha256(content)` over `read_blob`, the bytes in the engine). Run from the repository root: `.venv/bin/python -m benchmarks.landing_clients`.
+DuckDB: `sha256(content)` over `read_blob`, the bytes in the engine). Then pipelines.ingest.load.ingest() of 200 small movement files, from a folder and
+from Azurite (the chosen client), each on a fresh home. Run from the repository root: `.venv/bin/python -m benchmarks.landing_clients` (DuckDB's extension: `pip install -c constraints.txt -e '.[bench]'`).
 """
 from __future__ import annotations
 
@@ -100,6 +101,39 @@ def duck_big(con) -> float:
     return time.perf_counter() - t0
 
 
+def ingest_both(server, small: int, repeat: int) -> dict[str, list[float]]:
+    """pipelines.ingest.load.ingest() of the same `small` movement files on a fresh home, from a
+    folder and from a container: what the choice costs a whole ingest."""
+    import csv
+    import io
+
+    from pipelines.ingest.load import ingest
+    from tests.factories import MOVEMENT_FIELDS, movement
+
+    out: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "landing"
+        container = server.container("ingest")
+        for i in range(small):
+            buf = io.StringIO()
+            w = csv.writer(buf)
+            w.writerow(MOVEMENT_FIELDS)
+            w.writerows(movement(f"M{i}-{j}") for j in range(20))
+            (folder / "acme/movements").mkdir(parents=True, exist_ok=True)
+            (folder / f"acme/movements/day-{i:03d}.csv").write_text(buf.getvalue())
+            container.upload_blob(f"landing/acme/movements/day-{i:03d}.csv", buf.getvalue().encode(), overwrite=True)
+        os.environ.setdefault("MIRA_MASTER_KEY", "benchmark-only-master-key-" + "0" * 40)
+        os.environ["MIRA_AZURE_CONNECTION_STRING"] = server.connection_string
+        for r in range(repeat):
+            for kind, landing in (("folder", str(folder)), ("azurite", "az://ingest/landing")):
+                os.environ["MIRA_HOME"] = f"{tmp}/home-{kind}-{r}"
+                t0 = time.perf_counter()
+                report = ingest(landing)
+                out.setdefault(f"ingest() from a {kind}", []).append(time.perf_counter() - t0)
+                assert report.rows_loaded == small * 20
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--small", type=int, default=200)
@@ -120,6 +154,7 @@ def main() -> None:
             results.setdefault("duckdb azure list", []).append(lst)
             results.setdefault("duckdb azure read small", []).append(read)
             results.setdefault("duckdb azure read 50 MB", []).append(duck_big(con))
+        results.update(ingest_both(server, args.small, args.repeat))
     print(f"{args.small} small blobs, one of {size / 1e6:.1f} MB; medians of {args.repeat}; load {os.getloadavg()}")
     for name, values in results.items():
         print(f"{name:32s} {statistics.median(values):7.3f} s")

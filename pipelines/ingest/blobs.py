@@ -44,6 +44,7 @@ logging.getLogger("azure").setLevel(logging.WARNING)
 
 DOWNLOADS = "tmp"                 # under MIRA_HOME; one folder per ingest: landing-<run id>
 DOWNLOAD_PREFIX = "landing-"
+FETCH_THREADS = 4                 # downloads at once (benchmarks/landing_clients.py)
 
 
 class LandingUnavailable(RuntimeError):
@@ -217,6 +218,14 @@ class BlobLanding:
         finally:
             shutil.rmtree(self._downloads, ignore_errors=True)
             self._downloads = None
+
+    def fetch_all(self, files: list[LandingFile]) -> set[str]:
+        """fetch() every file, a few at a time (a small blob costs a round trip, not bandwidth);
+        the rels of those that changed or went since the listing."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=FETCH_THREADS) as pool:
+            return {f.rel for f, ok in zip(files, pool.map(self.fetch, files)) if not ok}
 
     def fetch(self, f: LandingFile) -> bool:
         """Download the blob as the listing saw it (its ETag) to f.path; False when it changed or

@@ -2,8 +2,8 @@
 
 Ingestion, the landing sensor and `mira run`'s "nothing new" check ask this module, so each of
 them works on both without knowing which: discover() lists the files with the same layout rules,
-fingerprint() changes when one appears, changes or goes, and fetch() puts a file where the
-readers read it (a folder's files are there already; a blob is downloaded, see blobs.py).
+fingerprint() changes when one appears, changes or goes, and fetch_all() puts files where the
+readers read them (a folder's files are there already; blobs are downloaded, see blobs.py).
 """
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ class FolderLanding:
 
     def fetch(self, f: LandingFile) -> bool:
         return True
+
+    def fetch_all(self, files: list[LandingFile]) -> set[str]:
+        return set()
 
 
 Landing = Union[FolderLanding, BlobLanding]

@@ -368,19 +368,20 @@ def ingest(landing: Path | str | None = None, settings: Settings | None = None, 
         pending: dict[str, list[tuple[LandingFile, str]]] = {e: [] for e in ENTITIES}
         done = 0
         total = len(all_files)
+        # Blobs new or changed since the manifest's record, downloaded (a blob in the wrong place, or
+        # a retired tenant's, is reported and never downloaded); a folder's files are read in place.
+        moved = source.fetch_all([f for f in all_files if not _unchanged(f, by_path.get(f.rel))
+                                  and not (f.etag is not None and f.problem)])
         for f in all_files:
             prev = by_path.get(f.rel)
             if _unchanged(f, prev):
                 done += 1
                 continue  # unchanged since it was last recorded
-            if f.etag is not None and f.problem:
-                digest = None     # a blob in the wrong place, or a retired tenant's: reported, never downloaded
-            elif not source.fetch(f):
+            if f.rel in moved:
                 warn(f"CHANGED {f.rel} while it was read: not recorded, the next run reads it again")
                 done += 1
                 continue
-            else:
-                digest = f.content_hash()
+            digest = None if f.etag is not None and f.problem else f.content_hash()
             if prev and digest is not None and prev[2] == digest:
                 if f.etag is not None:
                     _remember_etag(con, f)
