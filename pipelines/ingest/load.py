@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_contract, q
 from pipelines.ingest.discover import LandingFile
+from pipelines.ingest import manifest
 from pipelines.ingest.landing import open_landing
 from pipelines.ingest.readers import FileRejected, read_csv_files, read_into
 from pipelines.ingest.retired import RetiredTenants
@@ -96,17 +97,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         for name, sql_type, _ in c.warehouse_columns:
             if name in have and have[name].replace(" ", "") != sql_type.replace(" ", ""):
                 con.execute(f"ALTER TABLE raw.{entity} ALTER COLUMN {q(name)} TYPE {sql_type}")
-
-
-def _known(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[int, int, str, str]], dict[str, str]]:
-    """Manifest lookups: path -> (size, mtime, hash, etag) of its last record; hash -> path loaded."""
-    by_path = {p: (s, m, h, e) for p, s, m, h, e in con.execute(
-        "SELECT file_path, arg_max(size_bytes, ingested_at), arg_max(mtime_ns, ingested_at), "
-        "arg_max(content_hash, ingested_at), arg_max(etag, ingested_at) FROM audit.files GROUP BY file_path").fetchall()}
-    by_hash = dict(con.execute(
-        "SELECT content_hash, min(file_path) FROM audit.files WHERE status = 'loaded' GROUP BY content_hash"
-    ).fetchall())
-    return by_path, by_hash
 
 
 def _record_file(con, run_id: str, f: LandingFile, digest: str | None, res: FileResult) -> None:
@@ -326,23 +316,6 @@ def _batches(files: list[tuple[LandingFile, str]]) -> list[list[tuple[LandingFil
     return out
 
 
-def _unchanged(f: LandingFile, prev: tuple | None) -> bool:
-    """Whether the manifest's last record of this path is this very file: a blob by its ETag
-    (a new upload always gets a new one), a local file by size and mtime (every write changes them)."""
-    if not prev:
-        return False
-    if f.etag is not None:
-        return prev[3] == f.etag
-    return prev[0] == f.size and prev[1] == f.mtime_ns
-
-
-def _remember_etag(con, f: LandingFile) -> None:
-    """A blob uploaded again with the same bytes (or first seen in a folder, then in a container):
-    its last record takes the new ETag, so the next run does not download it again to find out."""
-    con.execute("UPDATE audit.files SET etag = ?, size_bytes = ?, mtime_ns = ? WHERE file_path = ? AND ingested_at = "
-                "(SELECT max(ingested_at) FROM audit.files WHERE file_path = ?)", [f.etag, f.size, f.mtime_ns, f.rel, f.rel])
-
-
 def ingest(landing: Path | str | None = None, settings: Settings | None = None, run_id: str | None = None,
            entities: tuple[str, ...] = ENTITIES, log: Log = lambda m: None,
            progress: Progress | None = None, warn: Log | None = None) -> IngestReport:
@@ -364,17 +337,17 @@ def ingest(landing: Path | str | None = None, settings: Settings | None = None, 
         all_files = [retired.screen(f) for f in source.discover() if f.entity in entities or f.problem]
         report.files_seen = len(all_files)
         ensure_schema(con)
-        by_path, by_hash = _known(con)
+        by_path, by_hash = manifest.known(con)
         pending: dict[str, list[tuple[LandingFile, str]]] = {e: [] for e in ENTITIES}
         done = 0
         total = len(all_files)
         # Blobs new or changed since the manifest's record, downloaded (a blob in the wrong place, or
         # a retired tenant's, is reported and never downloaded); a folder's files are read in place.
-        moved = source.fetch_all([f for f in all_files if not _unchanged(f, by_path.get(f.rel))
+        moved = source.fetch_all([f for f in all_files if not manifest.unchanged(f, by_path.get(f.rel))
                                   and not (f.etag is not None and f.problem)])
         for f in all_files:
             prev = by_path.get(f.rel)
-            if _unchanged(f, prev):
+            if manifest.unchanged(f, prev):
                 done += 1
                 continue  # unchanged since it was last recorded
             if f.rel in moved:
@@ -384,7 +357,7 @@ def ingest(landing: Path | str | None = None, settings: Settings | None = None, 
             digest = None if f.etag is not None and f.problem else f.content_hash()
             if prev and digest is not None and prev[2] == digest:
                 if f.etag is not None:
-                    _remember_etag(con, f)
+                    manifest.remember_etag(con, f)
                 done += 1
                 continue
             if f.problem:
