@@ -39,8 +39,10 @@ from typing import Iterator
 from pipelines.ingest.discover import FORMATS, LandingFile, in_progress, place_problem
 from pipelines.settings import BLOB_SCHEME, AzureAccess, Settings
 
-# The SDK's HTTP log lines (request URLs and headers) are not ours to print; warnings stay.
+# The SDK's HTTP log lines (request URLs and headers) are not ours to print; warnings stay, but
+# not azure-identity's: it logs every credential it tried, many lines, where the user gets one.
 logging.getLogger("azure").setLevel(logging.WARNING)
+logging.getLogger("azure.identity").setLevel(logging.ERROR)
 
 DOWNLOADS = "tmp"                 # under MIRA_HOME; one folder per ingest: landing-<run id>
 DOWNLOAD_PREFIX = "landing-"
@@ -79,6 +81,23 @@ def _retry():
                             random_jitter_range=1)
 
 
+def _identity(account: str):
+    """The process's Azure identity (workload or managed identity, a service principal from the
+    environment, `az login`), asked for a token once now: without one, the storage client would
+    retry the failed sign-in with its backoff for most of a minute before saying so."""
+    from azure.core.exceptions import ClientAuthenticationError
+    from azure.identity import DefaultAzureCredential
+
+    credential = DefaultAzureCredential()
+    try:
+        credential.get_token("https://storage.azure.com/.default")
+    except ClientAuthenticationError:
+        raise LandingUnavailable(
+            f"no Azure identity could sign in for storage account {account!r}: set AZURE_STORAGE_KEY or "
+            "AZURE_STORAGE_SAS_TOKEN, or MIRA_AZURE_CONNECTION_STRING, or run with a managed or workload identity") from None
+    return credential
+
+
 def container_client(access: AzureAccess, container: str):
     """A ContainerClient from the access the settings give (AzureAccess's order)."""
     from azure.storage.blob import BlobServiceClient
@@ -98,9 +117,7 @@ def container_client(access: AzureAccess, container: str):
 
                 credential = AzureSasCredential(access.sas_token.lstrip("?"))
             else:
-                from azure.identity import DefaultAzureCredential
-
-                credential = DefaultAzureCredential()
+                credential = _identity(access.account)
             service = BlobServiceClient(url, credential=credential, **options)
         else:
             raise LandingUnavailable(
@@ -109,8 +126,9 @@ def container_client(access: AzureAccess, container: str):
     except LandingUnavailable:
         raise
     except Exception:   # a malformed connection string or key: the SDK's message could quote it
-        raise LandingUnavailable("the Azure Storage connection string or key is malformed "
-                                 "(MIRA_AZURE_CONNECTION_STRING / AZURE_STORAGE_KEY)") from None
+        raise LandingUnavailable("the Azure Storage access settings cannot be used: a malformed connection string "
+                                 "or key (MIRA_AZURE_CONNECTION_STRING / AZURE_STORAGE_KEY), or an Azure identity "
+                                 "with an endpoint that is not https") from None
     return service.get_container_client(container)
 
 

@@ -197,6 +197,10 @@ def test_every_access_problem_is_one_line_without_the_secret(mira_home, azurite_
         "malformed": dict(MIRA_AZURE_CONNECTION_STRING="AccountName=x;AccountKey=not base64!!"),
         "no access is configured": dict(MIRA_AZURE_CONNECTION_STRING=None, AZURE_STORAGE_CONNECTION_STRING=None,
                                         AZURE_STORAGE_ACCOUNT=None),
+        # the account alone: the process's Azure identity, of which this machine has none
+        "no Azure identity could sign in": dict(AZURE_STORAGE_ACCOUNT=azurite_server.account, AZURE_CLIENT_ID=None,
+                                                AZURE_TENANT_ID=None, AZURE_CLIENT_SECRET=None,
+                                                MIRA_AZURE_BLOB_ENDPOINT=f"https://127.0.0.1:{azurite_server.port}/x"),
     }
     for words, env in cases.items():
         message = _problem(monkeypatch, **env)
