@@ -17,12 +17,28 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 DBT_WAREHOUSE_KEY_VAR = "DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY"
 # Schedules run on the customers' clock (Belgium): a nightly build at 02:00 local time.
 TIMEZONE = "Europe/Brussels"
+# MIRA_LANDING may name a Blob Storage container instead of a folder: az://<container>/<prefix>.
+BLOB_SCHEME = "az://"
+
+
+@dataclass(frozen=True)
+class AzureAccess:
+    """How the landing container is reached (pipelines/ingest/blobs.py), in the order tried: a
+    connection string; else the storage account with its key, or with a SAS token, or, with
+    neither, the identity azure-identity finds (workload or managed identity, a service principal
+    from AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, `az login`). The secrets are never
+    printed: repr=False, and no error message quotes them."""
+    connection_string: str | None = field(default=None, repr=False)
+    account: str | None = None
+    key: str | None = field(default=None, repr=False)
+    sas_token: str | None = field(default=None, repr=False)
+    endpoint: str | None = None      # blob endpoint override (private endpoint, sovereign cloud, Azurite)
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    landing: Path
+    landing: Path           # the landing folder; when MIRA_LANDING is az://..., where `mira generate` writes
     memory_limit: str
     threads: int
     # Ops: where failure alerts are POSTed (None: the log file only), the UI base for run links,
@@ -39,6 +55,11 @@ class Settings:
     oidc_tenant_claim: str = "mira_tenant"
     # Never printed: repr=False keeps the key out of any log line that shows the settings.
     master_key: str | None = field(default=None, repr=False)
+    # MIRA_LANDING=az://<container>/<prefix>: the landing is that container, reached with `azure`;
+    # an append blob modified less than `landing_settle_seconds` ago is still being written.
+    landing_url: str | None = None
+    azure: AzureAccess = field(default_factory=AzureAccess)
+    landing_settle_seconds: int = 60
 
     # Where each thing lives under MIRA_HOME (the README's "Where data lives"; the vault's file is
     # pipelines/vault's own, accounts.db pipelines/accounts').
@@ -54,10 +75,22 @@ class Settings:
 def get_settings() -> Settings:
     """Read the environment now (not at import), so tests can change it per test."""
     home = Path(os.environ.get("MIRA_HOME", ".mira")).expanduser().resolve()
-    landing = Path(os.environ.get("MIRA_LANDING", str(home / "landing"))).expanduser().resolve()
+    raw_landing = os.environ.get("MIRA_LANDING", "").strip()
+    landing_url = raw_landing if raw_landing.startswith(BLOB_SCHEME) else None
+    landing = Path(raw_landing if raw_landing and not landing_url else home / "landing").expanduser().resolve()
+    env = os.environ.get
     return Settings(
         home=home,
         landing=landing,
+        landing_url=landing_url,
+        azure=AzureAccess(
+            connection_string=env("MIRA_AZURE_CONNECTION_STRING") or env("AZURE_STORAGE_CONNECTION_STRING") or None,
+            account=env("AZURE_STORAGE_ACCOUNT") or None,
+            key=env("AZURE_STORAGE_KEY") or None,
+            sas_token=env("AZURE_STORAGE_SAS_TOKEN") or None,
+            endpoint=env("MIRA_AZURE_BLOB_ENDPOINT") or None,
+        ),
+        landing_settle_seconds=int(env("MIRA_LANDING_SETTLE_SECONDS", "60")),
         memory_limit=os.environ.get("MIRA_MEMORY_LIMIT", "3GB"),
         threads=int(os.environ.get("MIRA_THREADS", "2")),
         alert_webhook=os.environ.get("MIRA_ALERT_WEBHOOK") or None,

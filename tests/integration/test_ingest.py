@@ -1,4 +1,5 @@
-"""Ingestion on hand-written files: quarantine, reconciliation, idempotence, isolation, bad files."""
+"""Ingestion on hand-written files: quarantine, reconciliation, idempotence, isolation, bad files;
+each on a landing folder and on Blob Storage (tests.conftest.landing_on_both)."""
 from __future__ import annotations
 
 import gzip
@@ -13,6 +14,12 @@ from pipelines.warehouse import open_file
 from pipelines.ingest.load import ingest
 from tests.conftest import key_for, q, write_csv
 from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, USER_FIELDS, material, movement, user
+
+
+@pytest.fixture
+def landing(landing_on_both):
+    """Every test here runs on a landing folder and on a Blob Storage container (Azurite)."""
+    return landing_on_both
 
 
 def test_rows_end_in_exactly_one_place_with_rule_and_reason(mira_home, landing):
