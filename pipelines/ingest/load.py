@@ -81,7 +81,8 @@ class IngestReport:
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the warehouse's tables, and bring a raw column whose contract type changed (a decimal
-    given more digits) to the new type: rows cast into the old one would be rounded to fit it."""
+    given more digits) to the new type: rows cast into the old one would be rounded to fit it. A
+    field the contract gained since the table was made (materials.supplier) is added empty."""
     con.execute(WAREHOUSE_DDL)
     for entity in ENTITIES:
         c = load_contract(entity)
@@ -89,9 +90,23 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TABLE IF NOT EXISTS raw.{entity} ({', '.join(cols)})")
         have = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
                                 "current_database() AND schema_name = 'raw' AND table_name = ?", [entity]).fetchall())
+        if any(name not in have for name, _, _ in c.warehouse_columns):
+            _add_fields(con, entity, c, have)
+            continue
         for name, sql_type, _ in c.warehouse_columns:
-            if name in have and have[name].replace(" ", "") != sql_type.replace(" ", ""):
+            if have[name].replace(" ", "") != sql_type.replace(" ", ""):
                 con.execute(f"ALTER TABLE raw.{entity} ALTER COLUMN {q(name)} TYPE {sql_type}")
+
+
+def _add_fields(con: duckdb.DuckDBPyConnection, entity: str, c: Contract, have: dict[str, str]) -> None:
+    """raw.<entity> rewritten in the contract's column order, new fields NULL in the rows already
+    loaded: ADD COLUMN would append after the lineage columns, and the load inserts by position
+    (`INSERT ... SELECT *`, MERGE's INSERT). A file that sends a row again with the field updates it."""
+    select = [f"CAST({q(n) if n in have else 'NULL'} AS {t}) AS {q(n)}" for n, t, _ in c.warehouse_columns]
+    select += [n for n, _ in META_COLUMNS]
+    con.execute(f"CREATE OR REPLACE TABLE raw._widened_{entity} AS SELECT {', '.join(select)} FROM raw.{entity}")
+    con.execute(f"DROP TABLE raw.{entity}")
+    con.execute(f"ALTER TABLE raw._widened_{entity} RENAME TO {entity}")
 
 
 def _known(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
