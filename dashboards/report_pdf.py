@@ -88,7 +88,10 @@ def monthly_report_pdf(lang: Lang, tenant_name: str, month: date, previous: tupl
     pdf.cell(0, 9, _text(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 10)
     pdf.cell(0, 6, _text(tenant_name), new_x="LMARGIN", new_y="NEXT")
-    if cover is not None and cover.partial:
+    if cover is not None and cover.empty:
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(0, 6, _text(_("No data for this month.")), new_x="LMARGIN", new_y="NEXT")
+    elif cover is not None and cover.partial:
         pdf.set_font("Helvetica", "B", 10)
         pdf.set_text_color(190, 90, 0)
         pdf.cell(0, 6, _text(_("Partial month: data from {first} to {last}.", first=lang.date(cover.data_from),

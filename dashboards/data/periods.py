@@ -65,12 +65,17 @@ class MonthCover:
     data_to: date          # last day with data in it (the month's end when the data goes on)
     partial: bool
 
+    @property
+    def empty(self) -> bool:
+        """The data does not reach into the month at all."""
+        return self.data_from > self.data_to
+
 
 def month_cover(month: date, first_day: date, last_day: date) -> MonthCover:
     """`first_day`, `last_day`: the tenant's first and latest movement days."""
     start, end = month_start(month), month_end(month)
     partial = first_day > start or last_day < last_working_day(start)
-    return MonthCover(start, max(start, first_day), min(end, last_day) if last_day < end else end, partial)
+    return MonthCover(start, max(start, first_day), min(end, last_day), partial)
 
 
 def report_months(first_day: date, last_day: date) -> list[MonthCover]:

@@ -83,7 +83,7 @@ def test_manager_consumption_matches_the_marts(dash):
     assert metric(at, "Consumption value") == pytest.approx(round(truth.v, 2), abs=0.006)
     assert metric(at, "Quantity (mixed units)") == pytest.approx(round(truth.q, 2), abs=0.006)
     assert metric(at, "Movements") == truth.n
-    series, breakdown, drill, top = dataframes(at)
+    series, breakdown, drill, project, top = dataframes(at)
     assert series["value"].sum() == pytest.approx(truth.v)
     assert breakdown["value"].sum() == pytest.approx(truth.v)          # by category
     assert len(at.get("vega_lite_chart")) == 3
