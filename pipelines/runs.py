@@ -11,11 +11,14 @@ runs a job needs the dbt manifest unless the job itself does.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import sys
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from pipelines.settings import Settings, get_settings
 
@@ -87,6 +90,7 @@ class JobOutcome:
     error: str | None          # first line of the failing step's own error; None on success
     result: Any                # Dagster's ExecuteInProcessResult, for outputs and check evaluations
     step_seconds: dict[str, float] = field(default_factory=dict)   # step key -> start to end
+    warnings: list[str] = field(default_factory=list)   # what steps logged as warnings, for the CLI's summary
 
     @property
     def failure(self) -> str:
@@ -106,28 +110,48 @@ def first_failure(result) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def execute(job, run_config: dict | None = None, *, stdout_to: Path | None = None,
-            settings: Settings | None = None) -> JobOutcome:
+            settings: Settings | None = None, say: Callable[[str], None] = _to_stderr,
+            holding_lock: bool = False) -> JobOutcome:
     """Execute `job` in this process, recorded in the instance under MIRA_HOME; never raises
     for a failed step (the outcome says what failed). `stdout_to`: a log file that takes what
-    steps print (dbt's console output), so it does not garble the CLI's progress bars."""
+    steps print (dbt's console output), so it does not garble the CLI's progress bars.
+
+    First, what dead runs still hold (a pool slot above all, which would make this run wait for
+    ever) is recovered, each in one line to `say` (pipelines.recovery); the run holds a lock of
+    its own while this process executes it, so that the next one can tell whether it died. `holding_lock`: the caller
+    holds the home's build lock (`mira run`), so leftover temporary files may go too."""
     settings = settings or get_settings()
     prepare_dagster_home(settings)
     from dagster import DagsterInstance
 
+    from pipelines import recovery
+
     instance = DagsterInstance.get()
     try:
+        for line in recovery.recover(instance, settings, holding_lock=holding_lock):
+            say(line)
         with contextlib.ExitStack() as stack:
             if stdout_to is not None:
                 stdout_to.parent.mkdir(parents=True, exist_ok=True)
                 log = stack.enter_context(open(stdout_to, "a", encoding="utf-8"))
                 stack.enter_context(contextlib.redirect_stdout(log))
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {})
+            run_id = str(uuid.uuid4())
+            stack.enter_context(recovery.holding_run(settings, run_id))
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config or {},
+                                            run_id=run_id, tags=recovery.owner_tags())
         seconds = step_seconds(instance, result.run_id)
+        warned = [e.user_message for e in instance.all_logs(result.run_id)
+                  if e.dagster_event is None and e.level == logging.WARNING]
     finally:
         instance.dispose()
     step, error = (None, None) if result.success else first_failure(result)
-    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result, seconds)
+    return JobOutcome(result.run_id, result.success, step, error if not result.success else None, result, seconds,
+                      warned)
 
 
 def step_seconds(instance, run_id: str) -> dict[str, float]:

@@ -12,6 +12,7 @@ from settings so a 2-core, shared machine is not swamped.
 """
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import contextmanager
 from functools import lru_cache
@@ -106,10 +107,34 @@ def fsync(path: Path) -> None:
         os.close(fd)
 
 
+class IncompleteWrite(OSError):
+    """A DuckDB file that could not be written completely: never swapped in, kept or restored."""
+
+
+def check_complete(path: Path) -> None:
+    """Raise IncompleteWrite when `path` still has its write-ahead log beside it after DETACH.
+
+    DuckDB checkpoints a file on DETACH, but when the checkpoint fails (a full disk: the log fit,
+    the checkpointed file does not) DETACH says nothing and leaves the log behind. The file alone
+    then lacks what the log holds; renamed into place without it, it was published empty."""
+    wal = Path(f"{path}.wal")
+    if wal.exists():
+        raise IncompleteWrite(errno.EIO, f"could not write {Path(path).name} completely: its checkpoint failed and "
+                              "left the write-ahead log behind (is the disk full?)")
+
+
+def detach(con: duckdb.DuckDBPyConnection, alias: str, path: Path) -> None:
+    """DETACH a file this connection wrote, which checkpoints it; then make sure it is complete."""
+    con.execute(f"DETACH {alias}")
+    check_complete(path)
+
+
 def swap_in(tmp: Path, final: Path) -> None:
     """Replace `final` by the complete file `tmp`, durably: the file is flushed before the rename
     and the rename before anyone is told. A reader sees the old file or the new one, never half
-    of one (os.replace is atomic on POSIX); one that holds the old file open keeps reading it."""
+    of one (os.replace is atomic on POSIX); one that holds the old file open keeps reading it.
+    A DuckDB file whose checkpoint failed (check_complete) is refused: the old file stays."""
+    check_complete(tmp)
     fsync(tmp)
     final.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, final)

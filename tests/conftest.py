@@ -133,3 +133,12 @@ def e2e(tmp_path_factory, transform):
     second = run_full_build()
     yield home, gen, first, second
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def crash_reference(transform, tmp_path_factory):
+    """Generated files ingested by two clean `mira run`s (tests.homes.build_reference), shared by
+    the crash tests (kill -9, full and read-only disks), which must end equal to it."""
+    from tests.homes import build_reference
+
+    return build_reference(tmp_path_factory.mktemp("crash-reference"))

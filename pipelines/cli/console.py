@@ -52,6 +52,8 @@ USER_FACING: tuple[tuple[str, str], ...] = (
     ("pipelines.privacy.rotate", "RotationError"),
     ("pipelines.privacy.backup", "BackupError"),
     ("pipelines.ingest.retired", "RetiredListProblem"),
+    ("pipelines.recovery", "BuildInProgress"),
+    ("pipelines.recovery", "HomeNotWritable"),
 )
 
 

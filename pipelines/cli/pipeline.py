@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from pipelines.cli.console import UserError, out, plain, progress
+from pipelines.cli.console import UserError, debug, out, plain, progress
 
 
 class Fmt(str, Enum):
@@ -72,14 +72,23 @@ def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing 
         if not landing.is_dir():
             raise UserError(f"landing folder {landing} does not exist")
         os.environ["MIRA_LANDING"] = str(landing.resolve())
+    from pipelines import recovery
+    from pipelines.settings import get_settings
+
+    settings = get_settings()
+    # One build per home at a time: a second `mira run` stops at once, saying who builds.
+    with recovery.build_lock(settings):
+        _run_locked(settings, full_refresh)
+
+
+def _run_locked(settings, full_refresh: bool) -> None:
+    from pipelines import progress as pipeline_progress, recovery
     from pipelines.ingest import state
 
     if not full_refresh and (last := state.up_to_date()):
         plain(f"nothing new since run {last['run_id']} (finished {last['finished_at']}): no landing file "
               "appeared, changed or went, and the models are the same; nothing to do")
         return
-    from pipelines import progress as pipeline_progress
-
     with progress() as bar:
         tasks: dict[str, int] = {}
 
@@ -90,29 +99,37 @@ def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing 
 
         pipeline_progress.set_hook(hook)
         try:
-            summary = run_full_build(full_refresh=full_refresh)
+            summary = run_full_build(full_refresh=full_refresh, holding_lock=True,
+                                     console="WARNING" if debug() else "CRITICAL")
+        except Exception as exc:         # the instance itself could not be written: a full or read-only disk
+            raise recovery.storage_problem(exc, settings) or exc
         finally:
             pipeline_progress.set_hook(None)
     _print_summary(summary)
     if not summary["success"]:
-        raise UserError(f"run {summary['run_id']} failed: {summary['failure']}")
+        raise recovery.storage_problem(summary["failure"], settings) or \
+            UserError(f"run {summary['run_id']} failed: {summary['failure']}")
 
 
-def full_build_run_config(full_refresh: bool = False) -> dict:
-    """Run config of the `full_build` job: warnings only on the console (the full event log is in
-    the Dagster instance and UI), and the dbt step's options (pipelines.transform.DbtBuildConfig)."""
+def full_build_run_config(full_refresh: bool = False, console: str = "WARNING") -> dict:
+    """Run config of the `full_build` job: on the console, `console` and above only (the full
+    event log is in the Dagster instance and UI), and the dbt step's options
+    (pipelines.transform.DbtBuildConfig)."""
     return {
-        "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        "loggers": {"console": {"config": {"log_level": console}}},
         "ops": {"mira_dbt_assets": {"config": {"full_refresh": full_refresh}}},
     }
 
 
-def run_full_build(full_refresh: bool = False) -> dict:
+def run_full_build(full_refresh: bool = False, holding_lock: bool = False, console: str = "WARNING") -> dict:
     """Execute the `full_build` job in process; return a summary read back from the audit tables:
     run_id, success, failure, models_built and the run's figures (pipelines.ingest.status).
 
     full_refresh: dbt rebuilds every incremental mart from scratch (`dbt build --full-refresh`),
     e.g. after a model change that alters columns, or rows deleted from raw outside a purge.
+    holding_lock: the caller holds the home's build lock (pipelines.recovery), as `mira run` does.
+    console: the lowest level of Dagster's own console log (`mira run` keeps it to CRITICAL unless
+    --debug: a failed step's error and stack go to the instance, the user gets the one line).
     """
     from pipelines import runs
     from pipelines.ingest import state
@@ -129,8 +146,9 @@ def run_full_build(full_refresh: bool = False) -> dict:
 
         versions.forget(settings)
     # dbt's console output goes to a log file instead of flooding the progress bars.
-    outcome = runs.execute(defs.resolve_job_def("full_build"), full_build_run_config(full_refresh=full_refresh),
-                           stdout_to=settings.log_dir / "mira-run.log", settings=settings)
+    outcome = runs.execute(defs.resolve_job_def("full_build"), full_build_run_config(full_refresh, console),
+                           stdout_to=settings.log_dir / "mira-run.log", settings=settings,
+                           holding_lock=holding_lock)
     events = outcome.result.get_asset_materialization_events()
     models = sorted("/".join(m.asset_key.path) for m in events
                     if m.asset_key and m.asset_key.path[0] in ("staging", "intermediate", "marts"))
@@ -138,7 +156,8 @@ def run_full_build(full_refresh: bool = False) -> dict:
                  if m.asset_key and m.asset_key.path == ["serving", "tenant_file"]]
     summary = {"run_id": outcome.run_id, "success": outcome.success,
                "failure": outcome.failure or "see the Dagster UI", "models_built": len(models), "models": models,
-               "phases": phase_seconds(outcome.step_seconds), "tenants_published": sorted(published)}
+               "phases": phase_seconds(outcome.step_seconds), "tenants_published": sorted(published),
+               "warnings": outcome.warnings}
     summary.update(run_figures(outcome.run_id))
     if outcome.success:
         state.record_build(outcome.run_id, seen, settings)
@@ -187,6 +206,9 @@ def _print_summary(s: dict) -> None:
               f"{s['files_duplicate']} duplicates skipped")
     for path, reason in s["rejected_files"]:
         out.print(f"    rejected {path}: {reason}", markup=False, highlight=False)
+    for warning in s.get("warnings", []):
+        if not warning.startswith("REJECTED "):         # listed just above
+            out.print(f"  warning: {warning}", markup=False, highlight=False)
     out.print(f"  rows: {s['rows_loaded']} loaded, {s['rows_quarantined']} quarantined")
     for rule, n in s["quarantined_by_rule"].items():
         out.print(f"    {rule}: {n}")

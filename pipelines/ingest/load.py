@@ -21,6 +21,7 @@ from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_con
 from pipelines.ingest.discover import LandingFile, discover
 from pipelines.ingest.readers import FileRejected, read_csv_files, read_into
 from pipelines.ingest.retired import RetiredTenants
+from pipelines.ingest.settle import drop_unsettled
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import store as vault
 from pipelines.vault.pseudonyms import apply_tombstones, ensure_keys, pseudonymise, write_identities
@@ -209,6 +210,7 @@ def _apply_batch(con, contract: Contract, batch: list[tuple[LandingFile, str]], 
                     counted[i] = read_into(con, stage, f, contract, i, rule_sql)
                 except FileRejected as rej:
                     refused.append((i, rej))
+        refused = drop_unsettled(con, stage, batch, counted, refused, warn)   # written to while read: next run
         rejected = [(batch[i][0], batch[i][1], rej) for i, rej in sorted(refused, key=lambda r: r[0])]
         starts = dict(con.execute(f"SELECT _file_no, min(rowid) FROM {stage} GROUP BY 1").fetchall()) if counted else {}
         readable = {i: (batch[i][0], batch[i][1], counted[i], starts[i]) for i in sorted(counted)}

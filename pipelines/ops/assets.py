@@ -6,6 +6,8 @@
   then an `ops_refresh` run republishes the ops file; ops_refresh_after_run does the same after
   every successful run, so the page shows each run's final status.
 - landing_sensor: a build when landing files appear or change.
+- dead_run_recovery: what a run whose process died still holds (its pool slot above all) is given
+  back, by the daemon, without waiting for the next `mira run` (pipelines.recovery).
 The retention and backup jobs are privacy's (pipelines/privacy/assets.py).
 
 The freshness checks cover keys of other stages and the build leaves out the privacy jobs'
@@ -40,6 +42,7 @@ from dagster import (
     sensor,
 )
 
+from pipelines import recovery
 from pipelines.ingest import state
 from pipelines.ingest.discover import landing_fingerprint
 from pipelines.ops import alerts
@@ -125,6 +128,22 @@ def failure_alert_for(ops_refresh):
     return run_failure_alert
 
 
+def dead_run_sensor():
+    # A dead `mira run` holds the warehouse pool's one slot: every run the daemon starts would
+    # wait for it for ever. Every `mira run` recovers first too; this covers `mira serve` alone.
+    @sensor(name="dead_run_recovery", minimum_interval_seconds=15, default_status=DefaultSensorStatus.RUNNING,
+            description="Marks failed the runs whose process died (kill -9, a crash) and frees the pool slots "
+            "they hold, so the next step in the warehouse pool does not wait for ever; removes the temporary "
+            "files they left. One line per run recovered.")
+    def dead_run_recovery(context: SensorEvaluationContext):
+        lines = recovery.recover(context.instance, get_settings())
+        for line in lines:
+            context.log.warning(line)
+        return SkipReason("; ".join(lines) if lines else "no dead run")
+
+    return dead_run_recovery
+
+
 def refresh_after_success_for(ops_refresh):
     """A run that succeeded published the ops file while Dagster still called it STARTED (the
     publish leaves that run out): once it has ended, republish, so the Operations page shows it
@@ -178,5 +197,5 @@ def defs(monitored: list[AssetKey], outside_build: list[AssetKey], ops_file: Ass
         jobs=[full_build, ops_refresh],
         schedules=[nightly_build],
         sensors=[landing_sensor_for(full_build), freshness_sensor, failure_alert_for(ops_refresh),
-                 refresh_after_success_for(ops_refresh)],
+                 refresh_after_success_for(ops_refresh), dead_run_sensor()],
     )

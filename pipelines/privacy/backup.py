@@ -26,7 +26,7 @@ from pipelines import keys
 from pipelines.privacy import dbcopy
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import store as vault
-from pipelines.warehouse import attach, fsync, memory_connection
+from pipelines.warehouse import attach, detach, fsync, memory_connection
 
 MANIFEST = "manifest.json"
 FILES = ("warehouse.duckdb", vault.VAULT_FILE)
@@ -78,7 +78,7 @@ def _copy_file(src: Path, src_key: str, dst: Path, dst_key: str, settings: Setti
         _attach_source(con, src, "src", src_key)
         attach(con, dst, "dst", dst_key)
         counts = dbcopy.copy_database(con, "src", "dst", exclude_tenants=exclude_tenants or ())
-        con.execute("DETACH dst")     # checkpoint and close: the copy is complete on disk, no WAL
+        detach(con, "dst", dst)       # checkpoint and close: the copy is complete on disk, no WAL
     except dbcopy.CopyMismatch as exc:
         raise BackupError(str(exc)) from None
     finally:

@@ -30,7 +30,7 @@ from pipelines.ingest import retired
 from pipelines.serving.files import KEYRING_FILE, analyst_path, ops_path, read_keyring, write_keyring
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import store as vault
-from pipelines.warehouse import attach, memory_connection, purpose_of
+from pipelines.warehouse import attach, detach, memory_connection, purpose_of
 
 _TMP_SUFFIX = ".rotating"
 
@@ -88,7 +88,7 @@ def _reencrypt(path: Path, old_key: str, new_key: str, settings: Settings) -> in
         before, after = _counts(con, "src"), _counts(con, "dst")
         if before != after:
             raise RotationError(f"the re-encrypted copy of {path.name} does not match the original; nothing replaced")
-        con.execute("DETACH dst")  # checkpoint: the copy is complete on disk
+        detach(con, "dst", tmp)  # checkpoint: the copy is complete on disk
     except BaseException:
         con.close()
         tmp.unlink(missing_ok=True)

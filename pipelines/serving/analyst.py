@@ -23,7 +23,7 @@ from pipelines.serving import versions
 from pipelines.serving.files import MARTS, analyst_path, remove_leftovers
 from pipelines.serving.restrictions import has_restrictions, mask_restricted
 from pipelines.settings import Settings, get_settings
-from pipelines.warehouse import attach, connect, ident, swap_in
+from pipelines.warehouse import attach, connect, detach, ident, swap_in
 
 RECORD = versions.ANALYST_RECORD_FILE
 TMP = ".analyst-"
@@ -99,7 +99,7 @@ def _write_whole(settings: Settings, tmp: Path) -> dict[str, int]:
         if has_restrictions(con):
             mask_restricted(con, ALIAS)      # restricted people leave person-level marts
         rows = _counts(con, tables)
-        con.execute(f"DETACH {ALIAS}")       # checkpoints and closes: the file is complete, no WAL
+        detach(con, ALIAS, tmp)              # checkpoints and closes: the file is complete, no WAL
     return rows
 
 
@@ -125,7 +125,7 @@ def _update(settings: Settings, path: Path, tmp: Path, changed: list[str]) -> di
         if has_restrictions(con):
             mask_restricted(con, ALIAS)
         rows = _counts(con, sorted(marts))
-        con.execute(f"DETACH {ALIAS}")
+        detach(con, ALIAS, tmp)
     return rows
 
 

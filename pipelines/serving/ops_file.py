@@ -27,7 +27,7 @@ from pipelines import keys
 from pipelines.runs import error_class, instance_for
 from pipelines.serving.files import OPS_FILE, TMP_PREFIX, remove_leftovers
 from pipelines.settings import Settings, get_settings
-from pipelines.warehouse import attach, connect, swap_in
+from pipelines.warehouse import attach, connect, detach, swap_in
 
 MAX_RUNS = 200
 RUNS_DDL = """(run_id VARCHAR, job VARCHAR, status VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ)"""
@@ -144,7 +144,7 @@ def publish_ops(settings: Settings | None = None, instance=None, running: str | 
             con.execute("DROP TABLE ops_copy.ops.dagster_runs")
             for table in ("runs", "failures"):
                 rows[table] = con.execute(f"SELECT count(*) FROM ops_copy.ops.{table}").fetchone()[0]
-            con.execute("DETACH ops_copy")
+            detach(con, "ops_copy", tmp)
         swap_in(tmp, settings.serving_dir / OPS_FILE)
     finally:
         remove_leftovers(settings.serving_dir)

@@ -28,7 +28,7 @@ from pipelines.serving.files import MARTS, TENANTS_DIR, TMP_PREFIX, remove_lefto
 from pipelines.serving.restrictions import has_restrictions, mask_restricted
 from pipelines.settings import Settings, get_settings
 from pipelines.vault.serving_keys import serving_keys
-from pipelines.warehouse import attach, connect, ident, swap_in
+from pipelines.warehouse import attach, connect, detach, ident, swap_in
 
 
 def _tenants(con) -> list[str]:
@@ -77,7 +77,7 @@ def _copy_tenant(con, tables: list[tuple[str, bool]], tenant: str, key: str, fol
             mask_restricted(con, alias, schema=rollups.SCHEMA)
     n = con.execute("SELECT coalesce(sum(estimated_size), 0) FROM duckdb_tables() WHERE database_name = ?",
                     [alias]).fetchone()[0]
-    con.execute(f"DETACH {alias}")
+    detach(con, alias, tmp)
     swap_in(tmp, tenant_path(tenant, settings))
     return int(n)
 
@@ -125,40 +125,34 @@ def publish_tenants(settings: Settings | None = None, log=lambda m: None, change
                 [MARTS]).fetchall()
             restricted = has_restrictions(con)
             queue = iter(due)
-            # One cursor per writer, made here: a DuckDB connection object must never be used by
-            # two threads at once (its cursors may, each by its own thread).
-            catalog = con.execute("SELECT current_database()").fetchone()[0]
-            cursors = [con.cursor() for _ in range(min(PUBLISH_WORKERS, len(due)))]
-
             big = [t for (t,) in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = ? "
                 "AND estimated_size >= ?", [MARTS, BIG_ROWS]).fetchall() if dict(tables).get(t)]
 
             def worker(no: int) -> None:
-                cur = cursors[no]
-                cur.execute(f"USE {ident(catalog)}")
-                while True:
-                    with lock:
-                        chunk = [t for t in (next(queue, None) for _ in range(CHUNK)) if t is not None]
-                    if not chunk:
-                        return
-                    sources = _chunk_sources(cur, big, chunk, no) if len(chunk) > 1 else {}
-                    for tenant in chunk:
-                        n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
-                                         alias=f"tenant_copy_{no}", restricted=restricted, sources=sources)
+                # A DuckDB instance of its own, not a cursor of a shared one: DETACH checkpoints a
+                # copy only while no other transaction is active in its instance, and the other
+                # worker's often was; the skipped checkpoint left the copy's rows in its write-ahead
+                # log, and the file was swapped in without them (a tenant's file with no table).
+                with connect(settings=settings, read_only=True) as cur:
+                    while True:
                         with lock:
-                            rows[tenant] = n
-                            record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
-                            on_published(tenant, n)
-                            log(f"published tenant {len(rows)}/{len(due)}")
-                    for temp in sources.values():
-                        cur.execute(f"DROP TABLE temp.main.{temp}")
+                            chunk = [t for t in (next(queue, None) for _ in range(CHUNK)) if t is not None]
+                        if not chunk:
+                            return
+                        sources = _chunk_sources(cur, big, chunk, no) if len(chunk) > 1 else {}
+                        for tenant in chunk:
+                            n = _copy_tenant(cur, tables, tenant, ring[tenant], folder, settings,
+                                             alias=f"tenant_copy_{no}", restricted=restricted, sources=sources)
+                            with lock:
+                                rows[tenant] = n
+                                record[tenant] = {"version": now_versions[tenant], "published_at": versions.now()}
+                                on_published(tenant, n)
+                                log(f"published tenant {len(rows)}/{len(due)}")
+                        for temp in sources.values():
+                            cur.execute(f"DROP TABLE temp.main.{temp}")
 
-            try:
-                _run_workers(worker, len(cursors))
-            finally:
-                for cur in cursors:
-                    cur.close()
+            _run_workers(worker, min(PUBLISH_WORKERS, len(due)))
     finally:
         versions.save(settings, record)
         remove_leftovers(folder)

@@ -6,7 +6,9 @@ the published serving files, which the pipeline replaces atomically. Here a real
 dashboards' data functions for every page, as a manager of two tenants, as an analyst and as
 ops, and logs a manager in. Every call must answer with data (no lock error, no "being
 replaced"), each answer must be the old snapshot's or the new one's (never a mix), and once the
-run is done the same process sees the new day without a restart.
+run is done the same process sees the new day without a restart. Meanwhile an analyst's `mira sql`
+answers, and a second `mira run` on the same home stops at once with one line naming the first
+(pipelines.recovery.build_lock), touching nothing.
 """
 from __future__ import annotations
 
@@ -124,10 +126,17 @@ def test_dashboards_answer_while_mira_run_rebuilds(run_home):
         proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=REPO, stdout=out,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     t0 = time.monotonic()
+    beside: dict[str, subprocess.Popen] = {}
     try:
         while proc.poll() is None:
             if time.monotonic() - t0 > RUN_TIMEOUT_S:
                 pytest.fail(f"mira run took more than {RUN_TIMEOUT_S} s")
+            if not beside and answers:        # the run is under way: a second run, and an analyst's query
+                beside = {name: subprocess.Popen([sys.executable, "-m", "pipelines.cli", *args], cwd=REPO,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                                 stdin=subprocess.DEVNULL)
+                          for name, args in (("second run", ["run"]),
+                                             ("sql", ["sql", "SELECT count(*) AS n FROM marts.dim_tenants"]))}
             for name, fn in calls.items():
                 if proc.poll() is not None:
                     break
@@ -145,12 +154,23 @@ def test_dashboards_answer_while_mira_run_rebuilds(run_home):
                 logins += 1
             time.sleep(PAUSE_S)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
+        for p in (proc, *beside.values()):
+            if p.poll() is None:
+                p.kill()
+            p.wait(timeout=30)
     elapsed = time.monotonic() - t0
     output = log.read_text(errors="replace")
     assert proc.returncode == 0, f"mira run failed:\n{output[-3000:]}"
+    # Two runs at once on one home: the second stops at once, in one line, naming the first.
+    second_out, second_err = beside["second run"].communicate(timeout=60)
+    assert beside["second run"].returncode == 1, second_out + second_err
+    assert second_err.strip().splitlines() == [second_err.strip()], second_err
+    assert second_err.startswith(f"error: another mira run (pid {proc.pid}, started "), second_err
+    assert "recovered" not in output, "the first run took something for a dead run's claims"
+    # `mira sql` answered from the analyst snapshot while the run was writing the warehouse.
+    sql_out, sql_err = beside["sql"].communicate(timeout=60)
+    assert beside["sql"].returncode == 0 and sql_out.splitlines()[0] == "n" and int(sql_out.splitlines()[1]) >= 2, \
+        sql_out + sql_err
     assert not failures, f"{len(failures)} of {len(answers) + len(failures)} calls failed during the run: {failures[:10]}"
     assert len(answers) >= MIN_CALLS_DURING_RUN, \
         f"only {len(answers)} calls in {elapsed:.0f} s of run: the run was too quick to show anything"

@@ -316,7 +316,7 @@ def test_mira_run_has_a_full_refresh_flag(monkeypatch):
     assert validate_run_config(defs.resolve_job_def("full_build"), runner.full_build_run_config(True))
     seen = []
 
-    def fake_run(full_refresh: bool = False) -> dict:
+    def fake_run(full_refresh: bool = False, **_) -> dict:       # holding_lock, console: as `mira run` passes them
         seen.append(full_refresh)
         return {"run_id": "r", "success": True, "failure": "", "models_built": 0, "files_loaded": 0,
                 "files_rejected": 0, "files_duplicate": 0, "rows_loaded": 0, "rows_quarantined": 0,

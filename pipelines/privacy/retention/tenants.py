@@ -35,7 +35,7 @@ from pipelines.serving.files import KEYRING_FILE, TENANTS_DIR, read_keyring, wri
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import requests as vault_requests
 from pipelines.vault import store as vault
-from pipelines.warehouse import attach, connect, memory_connection, purpose_of
+from pipelines.warehouse import attach, connect, detach, memory_connection, purpose_of
 
 REDACTED_TENANT = "[retired tenant]"
 
@@ -261,7 +261,7 @@ def _rewrite_without(path: Path, key: str, tenants: list[str], settings: Setting
             return 0
         attach(con, tmp, "dst", key)
         dbcopy.copy_database(con, "src", "dst", exclude_tenants=tenants)
-        con.execute("DETACH dst")
+        detach(con, "dst", tmp)
         con.execute("DETACH src")
         os.replace(tmp, path)
         Path(str(path) + ".wal").unlink(missing_ok=True)
