@@ -96,7 +96,7 @@ def render(ctx: PageContext) -> None:
     st.subheader(_("Drill down: a category's materials"))
     categories = q.consumption_breakdown(t, start, end, "category", source=src, filters=filters)
     category = st.selectbox(_("Category"), list(categories["key"]), key="cons_category",
-                            format_func=_key_word, placeholder=_("Choose a category"))
+                            format_func=_labeller(), placeholder=_("Choose a category"))
     if category is not None:
         materials = q.consumption_breakdown(t, start, end, "material", category=category, source=src, filters=filters)
         _show_breakdown(ctx, materials, "material", measure,
@@ -115,6 +115,14 @@ def render(ctx: PageContext) -> None:
 
 def _key_word(key: object) -> str:
     return _(KEY_WORDS[key]) if key in KEY_WORDS else str(key)
+
+
+def _labeller(labels: dict | None = None):
+    """A widget's format_func with its words translated now: Streamlit may call it after the
+    page's run, when the reader's language is no longer the current one."""
+    words = {k: _(v) for k, v in KEY_WORDS.items()}
+    labels = labels or {}
+    return lambda k: words[k] if k in words else labels.get(k, str(k))
 
 
 def _tenant_name(ctx: PageContext) -> str:
@@ -139,7 +147,7 @@ def _filters(ctx: PageContext) -> Filters:
             ("categories", _("Categories"), names["categories"]), ("people", _("People"), person_labels))):
         chosen[name] = tuple(column.multiselect(
             label, list(labels), key=f"cons_f_{name}", placeholder=_("All"),
-            format_func=lambda k, labels=labels: _key_word(k) if k in KEY_WORDS else labels.get(k, str(k))))
+            format_func=_labeller(labels)))
     return Filters(**chosen)
 
 
@@ -224,7 +232,7 @@ def _project_drill(ctx: PageContext, start: date, end: date, measure: str, filte
     projects = q.consumption_breakdown(t, start, end, "project", source=src, filters=filters)
     labels = dict(zip(projects["key"], projects["label"]))
     project = st.selectbox(_("Project"), list(labels), key="cons_project", placeholder=_("Choose a project"),
-                           format_func=lambda k: _key_word(k) if k in KEY_WORDS else labels.get(k, str(k)))
+                           format_func=_labeller(labels))
     if project is None:
         return
     narrowed = filters.only_project(project)

@@ -120,9 +120,9 @@ def _stock_on_a_date(ctx: PageContext, names: dict, tenant_name: str, as_of: dat
     day = c1.date_input(_("Stock on"), value=last, min_value=first, max_value=last, key=f"stock_asof_date:{t}",
                         format="DD/MM/YYYY", help=_("Stock at the end of the day chosen; the data runs from {first} "
                                                     "to {last}.", first=lang.date(first), last=lang.date(last)))
-    everywhere = "*"
+    everywhere, all_label = "*", _("All locations")   # the label made now, in the reader's language
     where = c2.selectbox(_("Location"), [everywhere, *names], key="stock_asof_location",
-                         format_func=lambda k: _("All locations") if k == everywhere else names.get(k, k))
+                         format_func=lambda k: all_label if k == everywhere else names.get(k, k))
     held = q.stock_as_of(t, day, src)
     if where != everywhere:
         held = held[held["location_id"] == where]

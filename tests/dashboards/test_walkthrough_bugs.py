@@ -58,7 +58,7 @@ def test_stock_headline_names_and_counts_reorder_level_minimum_and_stock_outs(da
     assert metric(at, "Below reorder level") == truth.r
     assert metric(at, "Below minimum stock") == truth.m
     assert not [m for m in at.metric if m.label == "Below minimum"]     # the old, ambiguous name
-    [orders] = [df for df in dataframes(at) if "suggested_order_qty" in df.columns]
+    [orders] = [df for df in dataframes(at) if "reorder_level" in df.columns]   # not the proposal per supplier
     listed = serving_sql(t, """SELECT count(*) FROM marts.rpt_reorder_suggestions WHERE tenant_id = ?
         AND (is_below_reorder_level OR is_below_minimum)""", [t]).iloc[0, 0]
     assert len(orders) == listed

@@ -275,7 +275,7 @@ def test_a_field_the_contract_gained_is_added_to_a_warehouse_from_before(mira_ho
     contract's order, so the positional load still fits), rows already loaded keep their values
     with no supplier, and a file that sends the field loads it."""
     from pipelines.contracts import load_contract
-    from pipelines.ingest.load import ensure_schema
+    from pipelines.ingest.schema import ensure_schema
 
     write_csv(landing / "acme/materials/old.csv", MATERIAL_FIELDS, [material("MAT-1", name="Old plug")])
     ingest()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest.load import ensure_schema
+from pipelines.ingest.schema import ensure_schema
 from pipelines.transform.project import dbt_env as _dbt_env
 from pipelines.warehouse import open_file
 from tests.conftest import point_at
