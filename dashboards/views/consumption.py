@@ -264,7 +264,8 @@ def _monthly_report(ctx: PageContext, tenant_name: str) -> None:
         return _("{month} (partial: data from {first} to {last})", month=lang.month(month),
                  first=lang.date(cover.data_from), last=lang.date(cover.data_to))
 
-    month = st.selectbox(_("Month"), list(covers), index=list(covers).index(default), format_func=label,
+    labels = {m: label(m) for m in covers}    # made now, in the reader's language
+    month = st.selectbox(_("Month"), list(covers), index=list(covers).index(default), format_func=labels.get,
                          key=f"cons_report_month:{ctx.tenant_id}",
                          help=_("The report opens on the last complete month; a partial month says so on the page."))
     tenant, source = ctx.tenant_id, ctx.source
