@@ -177,7 +177,7 @@ def _mail_choices(account: Account) -> None:
         for kind, label in MAIL_TOGGLES.items():
             st.toggle(_(label), value=bool(choices.get(kind)), key=f"mail_{kind}", on_change=_save_mail,
                       args=(account, kind))
-        st.caption(_("Sent to {email}. The mails show materials, places and amounts, never people.",
+        st.caption(_("Sent to {email}. The mails name materials, places and amounts, never people.",
                      email=account.email))
 
 

@@ -55,9 +55,9 @@ def render(ctx: PageContext) -> None:
                            format="DD/MM/YYYY",
                            help=_("Consumption data runs from {first} to {last}.", first=lang.date(first),
                                   last=lang.date(last)))
-    grain = c2.radio(_("Grain"), list(consumption.GRAINS), horizontal=True, key="cons_grain",
+    grain = c2.radio(_("Grain"), list(consumption.GRAINS), horizontal=True, key=f"cons_grain@{lang.code}",
                      format_func=lambda g: lang._(GRAIN_TITLES[g]))
-    measure = c3.radio(_("Measure"), ["value", "quantity"], horizontal=True, key="cons_measure",
+    measure = c3.radio(_("Measure"), ["value", "quantity"], horizontal=True, key=f"cons_measure@{lang.code}",
                        format_func=lambda m: lang._(MEASURE_TITLES[m]))
     filters = _filters(ctx)
     if not isinstance(picked, (tuple, list)) or len(picked) != 2:
@@ -90,12 +90,12 @@ def render(ctx: PageContext) -> None:
 
     st.subheader(_("Breakdown"))
     dimension = st.selectbox(_("Break down by"), list(DIMENSION_TITLES), format_func=lambda d: lang._(DIMENSION_TITLES[d]),
-                             key="cons_dimension")
+                             key=f"cons_dimension@{lang.code}")
     _breakdown(ctx, start, end, dimension, measure, filters, title)
 
     st.subheader(_("Drill down: a category's materials"))
     categories = q.consumption_breakdown(t, start, end, "category", source=src, filters=filters)
-    category = st.selectbox(_("Category"), list(categories["key"]), key="cons_category",
+    category = st.selectbox(_("Category"), list(categories["key"]), key=f"cons_category@{lang.code}",
                             format_func=_labeller(), placeholder=_("Choose a category"))
     if category is not None:
         materials = q.consumption_breakdown(t, start, end, "material", category=category, source=src, filters=filters)
@@ -146,7 +146,7 @@ def _filters(ctx: PageContext) -> Filters:
             ("projects", _("Projects"), names["projects"]), ("locations", _("Locations"), names["locations"]),
             ("categories", _("Categories"), names["categories"]), ("people", _("People"), person_labels))):
         chosen[name] = tuple(column.multiselect(
-            label, list(labels), key=f"cons_f_{name}", placeholder=_("All"),
+            label, list(labels), key=f"cons_f_{name}@{ctx.lang.code}", placeholder=_("All"),
             format_func=_labeller(labels)))
     return Filters(**chosen)
 
@@ -231,7 +231,7 @@ def _project_drill(ctx: PageContext, start: date, end: date, measure: str, filte
     st.subheader(_("Drill down: a project's materials"))
     projects = q.consumption_breakdown(t, start, end, "project", source=src, filters=filters)
     labels = dict(zip(projects["key"], projects["label"]))
-    project = st.selectbox(_("Project"), list(labels), key="cons_project", placeholder=_("Choose a project"),
+    project = st.selectbox(_("Project"), list(labels), key=f"cons_project@{lang.code}", placeholder=_("Choose a project"),
                            format_func=_labeller(labels))
     if project is None:
         return
@@ -266,7 +266,7 @@ def _monthly_report(ctx: PageContext, tenant_name: str) -> None:
 
     labels = {m: label(m) for m in covers}    # made now, in the reader's language
     month = st.selectbox(_("Month"), list(covers), index=list(covers).index(default), format_func=labels.get,
-                         key=f"cons_report_month:{ctx.tenant_id}",
+                         key=f"cons_report_month:{ctx.tenant_id}@{lang.code}",
                          help=_("The report opens on the last complete month; a partial month says so on the page."))
     tenant, source = ctx.tenant_id, ctx.source
 

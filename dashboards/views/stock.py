@@ -121,7 +121,7 @@ def _stock_on_a_date(ctx: PageContext, names: dict, tenant_name: str, as_of: dat
                         format="DD/MM/YYYY", help=_("Stock at the end of the day chosen; the data runs from {first} "
                                                     "to {last}.", first=lang.date(first), last=lang.date(last)))
     everywhere, all_label = "*", _("All locations")   # the label made now, in the reader's language
-    where = c2.selectbox(_("Location"), [everywhere, *names], key="stock_asof_location",
+    where = c2.selectbox(_("Location"), [everywhere, *names], key=f"stock_asof_location@{lang.code}",
                          format_func=lambda k: all_label if k == everywhere else names.get(k, k))
     held = q.stock_as_of(t, day, src)
     if where != everywhere:
@@ -153,7 +153,7 @@ def _purchase_proposal(ctx: PageContext, title) -> None:
     columns = ["supplier", "sku", "material", "warehouse", "suggested_order_qty", "unit", "unit_cost", "order_value",
                "is_below_minimum"]
     table(ctx, per_supplier, title(_("Purchase proposal")), "dl_proposal", download_df=lines[columns])
-    supplier = st.selectbox(_("Supplier"), list(per_supplier["supplier"]), key="stock_supplier")
+    supplier = st.selectbox(_("Supplier"), list(per_supplier["supplier"]), key=f"stock_supplier@{lang.code}")
     if supplier is not None:
         mine = lines[lines["supplier"] == supplier][columns]
         table(ctx, mine, title(_("Purchase proposal {supplier}", supplier=supplier)), "dl_proposal_supplier",
@@ -167,7 +167,7 @@ def _slow_stock(ctx: PageContext, title) -> None:
     """What has not been issued for N days, what it is worth and where it lies."""
     lang = ctx.lang
     st.subheader(_("Dead and slow stock"))
-    days = st.radio(_("No issue in"), list(stock.SLOW_DAYS), index=1, horizontal=True, key="stock_slow_days",
+    days = st.radio(_("No issue in"), list(stock.SLOW_DAYS), index=1, horizontal=True, key=f"stock_slow_days@{lang.code}",
                     format_func=lambda d: lang.n_("{n} day", "{n} days", d))
     slow = stock.cached.slow_stock(ctx.tenant_id, days, ctx.source)
     if empty(slow, _("Every material in stock was issued within the last {days} days.", days=days)):

@@ -49,12 +49,12 @@ def test_consumption_filters_combine_project_location_category_and_person(dash):
     start, end = default_period(t)
     pick = _busiest_combination(t, start, end)
     at = open_page(login(dash.manager_a), "consumption")
-    at.multiselect(key="cons_f_projects").set_value([pick.project_id]).run()
+    at.multiselect(key="cons_f_projects@en").set_value([pick.project_id]).run()
     only_project = _truth(t, start, end, "AND f.project_id = ?", [pick.project_id])
     assert metric(at, "Consumption value") == pytest.approx(_money(only_project.v), abs=0.006)
-    at.multiselect(key="cons_f_locations").set_value([pick.location_id]).run()
-    at.multiselect(key="cons_f_categories").set_value([pick.category]).run()
-    at.multiselect(key="cons_f_people").set_value([pick.user_pseudonym]).run()
+    at.multiselect(key="cons_f_locations@en").set_value([pick.location_id]).run()
+    at.multiselect(key="cons_f_categories@en").set_value([pick.category]).run()
+    at.multiselect(key="cons_f_people@en").set_value([pick.user_pseudonym]).run()
     assert not at.exception, [e.value for e in at.exception]
     truth = _truth(t, start, end, "AND f.project_id = ? AND f.location_id = ? AND m.category = ? AND f.user_pseudonym = ?",
                    [pick.project_id, pick.location_id, pick.category, pick.user_pseudonym])
@@ -70,7 +70,7 @@ def test_project_drill_down_lists_what_the_project_consumed_and_its_cost(dash):
     start, end = default_period(t)
     pick = _busiest_combination(t, start, end)
     at = open_page(login(dash.manager_a), "consumption")
-    at.selectbox(key="cons_project").set_value(pick.project_id).run()
+    at.selectbox(key="cons_project@en").set_value(pick.project_id).run()
     assert not at.exception, [e.value for e in at.exception]
     truth = serving_sql(t, """
         SELECT coalesce(m.material_name, f.material_id) AS label, sum(f.consumed_value) AS value
@@ -171,7 +171,7 @@ def test_stock_on_a_chosen_date_equals_the_movements_up_to_that_day(dash):
     where = truth["location"].value_counts().index[0]
     loc_id = serving_sql(t, "SELECT location_id FROM marts.dim_locations WHERE tenant_id = ? AND location_name = ?",
                          [t, where]).iloc[0, 0]
-    at.selectbox(key="stock_asof_location").set_value(loc_id).run()
+    at.selectbox(key="stock_asof_location@en").set_value(loc_id).run()
     [held] = [df for df in dataframes(at) if {"location", "material", "last_movement_date"} <= set(df.columns)]
     assert set(held["location"]) == {where} and len(held) == (truth["location"] == where).sum()
 
@@ -180,7 +180,7 @@ def test_stock_on_a_chosen_date_equals_the_movements_up_to_that_day(dash):
 def test_dead_and_slow_stock_per_material(dash, days):
     t = dash.tenant_a
     at = open_page(login(dash.manager_a), "stock")
-    at.radio(key="stock_slow_days").set_value(days).run()
+    at.radio(key="stock_slow_days@en").set_value(days).run()
     assert not at.exception, [e.value for e in at.exception]
     truth = serving_sql(t, """
         WITH now AS (SELECT max(movement_date) AS d FROM marts.fct_stock_movements WHERE tenant_id = $1),
@@ -248,7 +248,7 @@ def test_monthly_report_opens_on_the_last_complete_month_and_flags_a_partial_one
     first, last = [pd.Timestamp(x).date() for x in serving_sql(
         t, "SELECT min(stock_date), max(stock_date) FROM marts.fct_stock_levels_daily WHERE tenant_id = ?", [t]).iloc[0]]
     at = open_page(login(dash.manager_a), "consumption")
-    chosen = at.selectbox(key=f"cons_report_month:{t}").value
+    chosen = at.selectbox(key=f"cons_report_month:{t}@en").value
     # complete: starts on or after the first day of data, and the data reaches the month's end
     # (its last working day at least)
     month_end = (chosen.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
@@ -268,6 +268,6 @@ def test_monthly_report_opens_on_the_last_complete_month_and_flags_a_partial_one
     # the first month of data is partial, and says so
     first_month = first.replace(day=1)
     if first > first_month:
-        at.selectbox(key=f"cons_report_month:{t}").set_value(first_month).run()
+        at.selectbox(key=f"cons_report_month:{t}@en").set_value(first_month).run()
         raw, _ = download(at, downloads_made, "dl_report")
         assert "Partial month" in PdfReader(io.BytesIO(raw)).pages[0].extract_text()

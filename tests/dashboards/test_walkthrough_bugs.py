@@ -37,14 +37,14 @@ def test_time_chart_months_stay_in_order_after_the_period_changes(dash):
 
     en = Lang("en")
     at = login(dash.manager_a)
-    at.radio(key="cons_grain").set_value("month").run()
+    at.radio(key="cons_grain@en").set_value("month").run()
     first = dataframes(at)[0]
     _in_order(_time_chart(at), list(pd.to_datetime(first["period_start"]).dt.date), en.month_short)
     at.date_input[0].set_value((date(2026, 9, 1), date(2026, 10, 31))).run()
     second = dataframes(at)[0]
     assert len(second) == 2
     _in_order(_time_chart(at), list(pd.to_datetime(second["period_start"]).dt.date), en.month_short)
-    at.radio(key="cons_grain").set_value("day").run()
+    at.radio(key="cons_grain@en").set_value("day").run()
     days = dataframes(at)[0]
     _in_order(_time_chart(at), list(pd.to_datetime(days["period_start"]).dt.date), en.day_short)
 
