@@ -60,6 +60,10 @@ class Settings:
     landing_url: str | None = None
     azure: AzureAccess = field(default_factory=AzureAccess)
     landing_settle_seconds: int = 60
+    # Mail to managers (pipelines/mail): the SMTP server (None: no mail is sent, and the mail jobs
+    # say so), how to secure it, the login and the sender; the dashboards' address for links.
+    smtp: "Smtp | None" = None
+    dashboard_url: str = "http://127.0.0.1:8501"
 
     # Where each thing lives under MIRA_HOME (the README's "Where data lives"; the vault's file is
     # pipelines/vault's own, accounts.db pipelines/accounts').
@@ -70,6 +74,31 @@ class Settings:
     serving_dir = property(lambda self: self.home / "serving")
     backup_dir = property(lambda self: self.home / "backups")
     secrets_dir = property(lambda self: self.home / "secrets")
+
+
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    security: str                 # starttls | ssl (implicit TLS) | none (a relay on the same host)
+    sender: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _smtp() -> Smtp | None:
+    host = os.environ.get("MIRA_SMTP_HOST") or None
+    if host is None:
+        return None
+    # checked by pipelines/mail when it sends, so a typo here fails the mail job, not every command
+    security = os.environ.get("MIRA_SMTP_SECURITY", "starttls").lower()
+    default_port = {"ssl": 465, "none": 25}.get(security, 587)
+    return Smtp(host=host, port=int(os.environ.get("MIRA_SMTP_PORT", default_port)), security=security,
+                sender=os.environ.get("MIRA_SMTP_FROM") or f"mira-analytics@{host}",
+                user=os.environ.get("MIRA_SMTP_USER") or None, password=os.environ.get("MIRA_SMTP_PASSWORD") or None)
 
 
 def get_settings() -> Settings:
@@ -101,6 +130,8 @@ def get_settings() -> Settings:
         master_key=os.environ.get("MIRA_MASTER_KEY") or None,
         oidc_role_claim=os.environ.get("MIRA_OIDC_ROLE_CLAIM", "mira_role"),
         oidc_tenant_claim=os.environ.get("MIRA_OIDC_TENANT_CLAIM", "mira_tenant"),
+        smtp=_smtp(),
+        dashboard_url=os.environ.get("MIRA_DASHBOARD_URL", "http://127.0.0.1:8501").rstrip("/"),
     )
 
 

@@ -23,6 +23,7 @@ from pipelines.ingest import manifest
 from pipelines.ingest.landing import open_landing
 from pipelines.ingest.readers import FileRejected, read_csv_files, read_into
 from pipelines.ingest.retired import RetiredTenants
+from pipelines.ingest.schema import ensure_schema
 from pipelines.ingest.settle import drop_unsettled
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import store as vault
@@ -30,24 +31,6 @@ from pipelines.vault.pseudonyms import apply_tombstones, ensure_keys, pseudonymi
 
 BATCH_BYTES = 256 * 1024 * 1024   # files are grouped up to this size per transaction (memory bound)
 REDACTED = "[redacted]"
-
-WAREHOUSE_DDL = """
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE SCHEMA IF NOT EXISTS quarantine;
-CREATE SCHEMA IF NOT EXISTS audit;
-CREATE TABLE IF NOT EXISTS quarantine.rows (
-    run_id VARCHAR, tenant_id VARCHAR, entity VARCHAR, file_path VARCHAR, row_number BIGINT,
-    rule_id VARCHAR, reason VARCHAR, payload JSON, quarantined_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS audit.files (
-    file_path VARCHAR, content_hash VARCHAR, tenant_id VARCHAR, entity VARCHAR, file_format VARCHAR,
-    size_bytes BIGINT, mtime_ns BIGINT, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
-    rows_quarantined BIGINT, reason VARCHAR, run_id VARCHAR, ingested_at TIMESTAMPTZ, etag VARCHAR);
--- etag: a landing blob's ETag (NULL for a file of a landing folder); added in place to older homes.
-ALTER TABLE audit.files ADD COLUMN IF NOT EXISTS etag VARCHAR;
-CREATE TABLE IF NOT EXISTS audit.runs (
-    run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, files_seen BIGINT,
-    files_ingested BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT);
-"""
 
 Log = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -84,19 +67,6 @@ class IngestReport:
         return sum(f.rows_quarantined for f in self.files)
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the warehouse's tables, and bring a raw column whose contract type changed (a decimal
-    given more digits) to the new type: rows cast into the old one would be rounded to fit it."""
-    con.execute(WAREHOUSE_DDL)
-    for entity in ENTITIES:
-        c = load_contract(entity)
-        cols = [f"{q(n)} {t}" for n, t, _ in c.warehouse_columns] + [f"{n} {t}" for n, t in META_COLUMNS]
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{entity} ({', '.join(cols)})")
-        have = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
-                                "current_database() AND schema_name = 'raw' AND table_name = ?", [entity]).fetchall())
-        for name, sql_type, _ in c.warehouse_columns:
-            if name in have and have[name].replace(" ", "") != sql_type.replace(" ", ""):
-                con.execute(f"ALTER TABLE raw.{entity} ALTER COLUMN {q(name)} TYPE {sql_type}")
 
 
 def _record_file(con, run_id: str, f: LandingFile, digest: str | None, res: FileResult) -> None:
