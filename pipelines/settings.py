@@ -15,6 +15,9 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # The variable that hands dbt the warehouse key (the DBT_ENV_SECRET_ prefix makes dbt scrub its
 # value from logs and output); set by pipelines.transform, read by its dbt-duckdb plugin.
 DBT_WAREHOUSE_KEY_VAR = "DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY"
+# The engines dbt can build the marts on (MIRA_ENGINE): DuckDB in one process (the default), or
+# Spark (dbt-spark) when the data outgrows one machine.
+ENGINES = ("duckdb", "spark")
 # Schedules run on the customers' clock (Belgium): a nightly build at 02:00 local time.
 TIMEZONE = "Europe/Brussels"
 
@@ -39,6 +42,12 @@ class Settings:
     oidc_tenant_claim: str = "mira_tenant"
     # Never printed: repr=False keeps the key out of any log line that shows the settings.
     master_key: str | None = field(default=None, repr=False)
+    # The engine dbt builds the marts on (ENGINES), and for Spark: where the raw layer is written
+    # as Parquet (the lake: a local folder here, abfss:// on Azure) and the Spark master of a
+    # session run (`local[2]` on one machine; production connects to a cluster instead, README).
+    engine: str = "duckdb"
+    lake_setting: str = ""          # MIRA_LAKE as given; `lake` below resolves the default
+    spark_master: str = "local[2]"
 
     # Where each thing lives under MIRA_HOME (the README's "Where data lives"; the vault's file is
     # pipelines/vault's own, accounts.db pipelines/accounts').
@@ -49,12 +58,32 @@ class Settings:
     serving_dir = property(lambda self: self.home / "serving")
     backup_dir = property(lambda self: self.home / "backups")
     secrets_dir = property(lambda self: self.home / "secrets")
+    # Spark's own files under MIRA_HOME: its warehouse folder (the marts as Parquet tables) and its
+    # metastore (which tables exist); both only when the engine is spark.
+    spark_dir = property(lambda self: self.home / "spark")
+    spark_warehouse = property(lambda self: self.home / "spark" / "warehouse")
+
+    @property
+    def lake(self) -> str:
+        """Where the raw layer goes as Parquet for Spark: MIRA_LAKE (a folder, or abfss://... on
+        Azure), by default `lake/` under MIRA_HOME."""
+        return self.lake_setting or str(self.home / "lake")
+
+    @property
+    def lake_is_local(self) -> bool:
+        return "://" not in self.lake
 
 
 def get_settings() -> Settings:
     """Read the environment now (not at import), so tests can change it per test."""
     home = Path(os.environ.get("MIRA_HOME", ".mira")).expanduser().resolve()
     landing = Path(os.environ.get("MIRA_LANDING", str(home / "landing"))).expanduser().resolve()
+    engine = (os.environ.get("MIRA_ENGINE") or "duckdb").strip().lower()
+    if engine not in ENGINES:
+        raise ValueError(f"MIRA_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
+    lake = os.environ.get("MIRA_LAKE") or ""
+    if lake and "://" not in lake:
+        lake = str(Path(lake).expanduser().resolve())
     return Settings(
         home=home,
         landing=landing,
@@ -68,6 +97,9 @@ def get_settings() -> Settings:
         master_key=os.environ.get("MIRA_MASTER_KEY") or None,
         oidc_role_claim=os.environ.get("MIRA_OIDC_ROLE_CLAIM", "mira_role"),
         oidc_tenant_claim=os.environ.get("MIRA_OIDC_TENANT_CLAIM", "mira_tenant"),
+        engine=engine,
+        lake_setting=lake,
+        spark_master=os.environ.get("MIRA_SPARK_MASTER", "local[2]"),
     )
 
 
