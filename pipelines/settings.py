@@ -48,6 +48,7 @@ class Settings:
     engine: str = "duckdb"
     lake_setting: str = ""          # MIRA_LAKE as given; `lake` below resolves the default
     spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"  # the JVM's heap of a session run (the executors' too in local mode)
 
     # Where each thing lives under MIRA_HOME (the README's "Where data lives"; the vault's file is
     # pipelines/vault's own, accounts.db pipelines/accounts').
@@ -100,6 +101,7 @@ def get_settings() -> Settings:
         engine=engine,
         lake_setting=lake,
         spark_master=os.environ.get("MIRA_SPARK_MASTER", "local[2]"),
+        spark_driver_memory=os.environ.get("MIRA_SPARK_DRIVER_MEMORY", "2g"),
     )
 
 

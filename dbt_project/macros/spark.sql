@@ -85,13 +85,17 @@
         {%- set touched_sql = 'select distinct ' ~ keys | join(', ') ~ ' from ' ~ source -%}
     {%- endif -%}
     {%- set stage = target.incorporate(path={'identifier': target.identifier ~ '__mira_stage'}) -%}
+    {%- set touched = target.incorporate(path={'identifier': target.identifier ~ '__mira_touched'}) -%}
+
+    {#- The run's rows (a temporary view of the model's SQL) and the touched partitions are each
+        computed once, before the target changes: both read the target as it was. -#}
+    {%- do run_query('cache table ' ~ source) -%}
+    {%- do run_query('drop table if exists ' ~ touched) -%}
+    {%- do run_query('create table ' ~ touched ~ ' using parquet as ' ~ touched_sql) -%}
 
     {%- set stage_sql -%}
     create table {{ stage }} using parquet as
-    with touched as (
-        {{ touched_sql }}
-    ),
-
+    with
     {% if strategy == 'merge' -%}
     {%- set update_columns = config.get('merge_update_columns') or columns -%}
     written as (
@@ -116,10 +120,10 @@
     kept as (
         select kept.*
         from {{ target }} as kept
-        left anti join touched
+        left anti join {{ touched }} as touched
             on {% for key in keys %}touched.{{ key }} = kept.{{ key }}{{ ' and ' if not loop.last }}{% endfor %}
             {%- if replace_from %} and kept.{{ replace_from }} >= touched.replace_from{% endif %}
-        where kept.tenant_id in (select tenant_id from touched union select tenant_id from written)
+        where kept.tenant_id in (select tenant_id from {{ touched }} union select tenant_id from written)
     )
 
     select {{ columns | join(', ') }} from kept
@@ -129,18 +133,20 @@
 
     {%- do run_query('drop table if exists ' ~ stage) -%}
     {%- do run_query(stage_sql) -%}
-    {#- tenants the run touched that have no row left: their partitions go (step 3), read before
-        the swap changes the target -#}
+    {#- tenants the run touched that have no row left: their partitions go (step 3) -#}
     {%- set emptied = run_query(
-        'select distinct tenant_id from (' ~ touched_sql ~ ') as touched where tenant_id not in '
+        'select distinct tenant_id from ' ~ touched ~ ' where tenant_id not in '
         ~ '(select distinct tenant_id from ' ~ stage ~ ')').columns[0].values() -%}
+    {#- the cached rows read the target: released before it changes, not recomputed after -#}
+    {%- do run_query('uncache table if exists ' ~ source) -%}
     {%- do run_query('set spark.sql.sources.partitionOverwriteMode = dynamic') -%}
     {%- do run_query('insert overwrite table ' ~ target ~ ' partition (tenant_id) select '
                      ~ (data_columns + ['tenant_id']) | join(', ') ~ ' from ' ~ stage) -%}
     {%- for tenant in emptied -%}
         {%- do run_query('alter table ' ~ target ~ " drop if exists partition (tenant_id = '"
                          ~ (tenant | replace("'", "''")) ~ "')") -%}
-    {%- endfor %}
+    {%- endfor -%}
+    {%- do run_query('drop table if exists ' ~ touched) %}
     drop table if exists {{ stage }}
 {%- endmacro %}
 

@@ -61,6 +61,7 @@ def dbt_env(home: Path) -> dict[str, str]:
         env.update({
             "MIRA_LAKE": settings.lake,
             "MIRA_SPARK_MASTER": settings.spark_master,
+            "MIRA_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
             "MIRA_THREADS": str(settings.threads),
             "MIRA_SPARK_WAREHOUSE": str(settings.spark_warehouse),
             "MIRA_SPARK_METASTORE": str(settings.spark_dir / "metastore"),

@@ -10,6 +10,11 @@ and both engines have built incrementally (Spark through the Dagster job `mira r
 which also publishes the serving files from Spark's marts).
 
 Only `built_at` is left out: it is the time of the build that wrote the row, different by design.
+Shares and averages are divisions in double precision on both engines (macros/types.sql,
+mira_divide); the two round a double to the marts' 12 decimals differently in the last digit now
+and then (DuckDB scales the double first, Spark rounds its exact binary value), so such a row must
+match a row of the other engine in every other column and within 1e-12 in the decimals, and be
+rare (at most 1% of a mart's rows); every other row is equal exactly.
 """
 from __future__ import annotations
 
@@ -50,9 +55,10 @@ def _spark_build(home: Path) -> None:
     lake.import_marts(settings, target / "manifest.json")
 
 
-def _differences(duck: Path, spark: Path) -> dict[str, tuple[int, int, int]]:
-    """mart -> (rows, rows only DuckDB has, rows only Spark has), for every mart that differs;
-    the marts come from the contracts (the models' YAML), read from Spark's Parquet files."""
+def _differences(duck: Path, spark: Path) -> dict[str, tuple[int, ...]]:
+    """mart -> (rows, rows only DuckDB has, rows only Spark has, of those the ones not within a
+    last digit of a row of the other side: DuckDB's, Spark's), for every mart that differs; the
+    marts come from the contracts (the models' YAML), read from Spark's Parquet files."""
     from dataclasses import replace
 
     from pipelines.transform.lake import _contract_columns, mart_folder
@@ -74,11 +80,28 @@ def _differences(duck: Path, spark: Path) -> dict[str, tuple[int, int, int]]:
                 else f"(SELECT {', '.join(f'CAST(NULL AS {t}) AS {ident(c)}' for c, t in compared)} WHERE false)"
             from_duck = f"(SELECT {', '.join(ident(c) for c, _ in compared)} FROM marts.{ident(table)})"
             n = con.execute(f"SELECT count(*) FROM {from_duck}").fetchone()[0]
-            only_duck = con.execute(f"SELECT count(*) FROM ({from_duck} EXCEPT ALL {from_spark})").fetchone()[0]
-            only_spark = con.execute(f"SELECT count(*) FROM ({from_spark} EXCEPT ALL {from_duck})").fetchone()[0]
-            if only_duck or only_spark:
-                out[table] = (n, only_duck, only_spark)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE only_duck AS {from_duck} EXCEPT ALL {from_spark}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE only_spark AS {from_spark} EXCEPT ALL {from_duck}")
+            exact = [con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("only_duck", "only_spark")]
+            if exact == [0, 0]:
+                continue
+            # What differs must be the last digit of a share or an average (a division done in
+            # double precision on both engines), where DuckDB and Spark round a double to 12
+            # decimals differently: equal in every other column, within 1e-12 in the decimals.
+            same = " AND ".join(
+                f"(a.{ident(c)} IS NOT DISTINCT FROM b.{ident(c)}"
+                + (f" OR abs(a.{ident(c)} - b.{ident(c)}) <= 1e-12)" if t.startswith("numeric(38,12)") else ")")
+                for c, t in compared)
+            unmatched = [con.execute(f"SELECT count(*) FROM {a} AS a WHERE NOT EXISTS "
+                                     f"(SELECT 1 FROM {b} AS b WHERE {same})").fetchone()[0]
+                         for a, b in (("only_duck", "only_spark"), ("only_spark", "only_duck"))]
+            out[table] = (n, *exact, *unmatched)
     return out
+
+
+def _unequal(differences: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The marts that differ by more than a last digit (see _differences)."""
+    return {t: d for t, d in differences.items() if d[3] or d[4] or d[1] != d[2] or d[1] > max(2, d[0] // 100)}
 
 
 def _withhold_material(source: Path, reference: list[str]) -> tuple[str, str, str]:
@@ -157,7 +180,7 @@ def built(tmp_path_factory):
 
 
 def test_every_mart_is_equal_after_the_full_build(built):
-    assert _differences(built["duck"], built["spark"]) == {}
+    assert _unequal(_differences(built["duck"], built["spark"])) == {}
     with connect(settings=get_settings(), read_only=True) as con:   # the Spark home, marts imported
         known = con.execute("SELECT is_in_catalogue FROM marts.dim_materials WHERE tenant_id = ? AND material_id = ?",
                             [built["tenant"], built["material"]]).fetchall()
@@ -194,7 +217,7 @@ def test_every_mart_is_equal_after_an_incremental_day_with_a_correction_and_a_la
     summary = run_full_build()
     assert summary["success"], summary["failure"]
 
-    assert _differences(duck, spark) == {}
+    assert _unequal(_differences(duck, spark)) == {}
     with connect(settings=get_settings(), read_only=True) as con:
         moved = con.execute("SELECT movement_date, quantity_delta FROM marts.fct_stock_movements "
                             "WHERE tenant_id = ? AND movement_id = ?", [built["tenant"], built["movement"]]).fetchall()
