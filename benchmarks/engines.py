@@ -65,7 +65,7 @@ def restore(snapshot: Path, home: Path) -> None:
 def main() -> None:
     ap = parser(__doc__, tenants=50)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--engines", default=",".join(ENGINES))
+    ap.add_argument("--engines", default=",".join(ENGINES), help="comma-separated; empty: only generate and ingest")
     ap.add_argument("--work", type=Path, default=None, help="working folder (default: a temporary one)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="mira-engines-"))
@@ -98,7 +98,7 @@ def main() -> None:
     results: dict = {"movements": movements, "tenants": tenants, "day_movements": day_rows,
                      "repeat": args.repeat, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
                      "engines": {}}
-    for engine in args.engines.split(","):
+    for engine in [e for e in args.engines.split(",") if e]:
         home, built = work / engine, work / f"{engine}-built"
         for folder in (home, built):
             shutil.rmtree(folder, ignore_errors=True)
