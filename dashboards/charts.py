@@ -69,7 +69,9 @@ def breakdown_bars(df: pd.DataFrame, label_col: str, measure: str, lang: Lang, t
                 axis=alt.Axis(format=MONEY_AXIS if measure == "value" else ",.0f")),
         tooltip=[alt.Tooltip("label:N", title=_("Name")),
                  alt.Tooltip(f"{measure}:Q", title=_("This period"), format=fmt),
-                 alt.Tooltip(f"{prev}:Q", title=_("Previous period"), format=fmt)])
+                 alt.Tooltip(f"{prev}:Q", title=_("Previous period"), format=fmt)]
+        + ([alt.Tooltip(f"last_year_{measure}:Q", title=_("Same period last year"), format=fmt)]
+           if f"last_year_{measure}" in shown.columns else []))
     ticks = base.mark_tick(color="#d62728", thickness=2, size=14).encode(x=f"{prev}:Q")
     return _done((bars + ticks).properties(height=_height(len(shown))), lang)
 

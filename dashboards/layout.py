@@ -5,6 +5,11 @@ in the reader's language.
 Tables on screen show the columns that matter (so nothing is cut off at 1400 px) under their
 names in words, formatted by Babel through a pandas Styler: Streamlit shows the Styler's text
 and still sorts by the number underneath. The downloads carry every column.
+
+A widget whose options are words carries the language in its key (`cons_dimension@nl`): the
+browser keeps a selectbox's or radio's choice as the option's text, so after a change of
+language the old language's text stayed chosen on screen ("October 2026" on a Dutch page); a
+new key starts from the default in the new language.
 """
 from __future__ import annotations
 

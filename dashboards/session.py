@@ -149,7 +149,48 @@ def sidebar(account: Account) -> bool:
                      format_func=LANGUAGES.get, key=PICKER_KEY, on_change=_save_language, args=(account,))
         if account.role == "analyst":
             _analyst_picker()
+        if account.role == "manager":
+            _mail_choices(account)
         return st.button(_("Log out"), key="logout", icon=":material/logout:")
+
+
+MAIL_KEY = "_mira_mail"
+MAIL_TOGGLES = {"monthly_report": N_("Monthly report by e-mail"), "stock_alert": N_("Daily low-stock alert by e-mail")}
+
+
+def _mail_choices(account: Account) -> None:
+    """A manager's opt-in to the mails (pipelines/mail), kept with their account. Single sign-on
+    users have no account row here, so no address to write to."""
+    with st.expander(_("E-mail"), icon=":material/mail:"):
+        if not account.id:
+            st.caption(_("E-mail reports need an account of this site; single sign-on accounts cannot receive them."))
+            return
+        if MAIL_KEY not in st.session_state:
+            try:
+                from pipelines.accounts.mail import subscriptions
+
+                st.session_state[MAIL_KEY] = subscriptions(account.id)
+            except Exception:
+                log.warning("the account's mail choices could not be read")
+                st.session_state[MAIL_KEY] = {}
+        choices = st.session_state[MAIL_KEY]
+        for kind, label in MAIL_TOGGLES.items():
+            st.toggle(_(label), value=bool(choices.get(kind)), key=f"mail_{kind}", on_change=_save_mail,
+                      args=(account, kind))
+        st.caption(_("Sent to {email}. The mails name materials, places and amounts, never people.",
+                     email=account.email))
+
+
+def _save_mail(account: Account, kind: str) -> None:
+    on = bool(st.session_state.get(f"mail_{kind}"))
+    try:
+        from pipelines.accounts.mail import subscribe
+
+        subscribe(account.id, kind, on)
+        st.session_state.setdefault(MAIL_KEY, {})[kind] = on
+    except Exception:
+        log.warning("the account's mail choice could not be saved")
+        st.toast(_("Your choice could not be saved; try again in a minute."))
 
 
 def _analyst_picker() -> None:

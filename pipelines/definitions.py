@@ -6,6 +6,7 @@ the dbt manifest, the keys the build leaves out) is handed over here.
 from dagster import Definitions
 
 from pipelines.ingest import assets as ingest
+from pipelines.mail import assets as mail
 from pipelines.ops import assets as ops
 from pipelines.privacy import assets as privacy
 from pipelines.serving import assets as serving
@@ -19,4 +20,5 @@ defs = Definitions.merge(
     serving.defs(marts, after=[privacy.RESTRICTIONS_KEY]),
     privacy.defs(marts),
     ops.defs(monitored=[*marts, *serving.KEYS], outside_build=list(privacy.OUTSIDE_BUILD), ops_file=serving.OPS_KEY),
+    mail.defs(),
 )

@@ -45,7 +45,7 @@ RUNNING_DIR = "running"           # under DAGSTER_HOME: a lock file per run exec
 TEMP_GLOBS = (
     ("serving", ".publishing-*"), ("serving/tenants", ".publishing-*"), ("serving", ".analyst-*"),
     ("serving", ".published*.json.*"), ("state", ".last_build.json.*"), ("privacy", ".retired_tenants.json.*"),
-    ("gx/*", ".*.tmp"), ("tmp", "*"),
+    ("gx/*", ".*.tmp"), ("tmp", "*"), ("tmp/landing-*", "*"),   # landing blobs downloaded (ingest/blobs.py)
 )
 
 

@@ -20,12 +20,28 @@ DBT_WAREHOUSE_KEY_VAR = "DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY"
 ENGINES = ("duckdb", "spark")
 # Schedules run on the customers' clock (Belgium): a nightly build at 02:00 local time.
 TIMEZONE = "Europe/Brussels"
+# MIRA_LANDING may name a Blob Storage container instead of a folder: az://<container>/<prefix>.
+BLOB_SCHEME = "az://"
+
+
+@dataclass(frozen=True)
+class AzureAccess:
+    """How the landing container is reached (pipelines/ingest/blobs.py), in the order tried: a
+    connection string; else the storage account with its key, or with a SAS token, or, with
+    neither, the identity azure-identity finds (workload or managed identity, a service principal
+    from AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, `az login`). The secrets are never
+    printed: repr=False, and no error message quotes them."""
+    connection_string: str | None = field(default=None, repr=False)
+    account: str | None = None
+    key: str | None = field(default=None, repr=False)
+    sas_token: str | None = field(default=None, repr=False)
+    endpoint: str | None = None      # blob endpoint override (private endpoint, sovereign cloud, Azurite)
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    landing: Path
+    landing: Path           # the landing folder; when MIRA_LANDING is az://..., where `mira generate` writes
     memory_limit: str
     threads: int
     # Ops: where failure alerts are POSTed (None: the log file only), the UI base for run links,
@@ -49,6 +65,15 @@ class Settings:
     lake_setting: str = ""          # MIRA_LAKE as given; `lake` below resolves the default
     spark_master: str = "local[2]"
     spark_driver_memory: str = "2g"  # the JVM's heap of a session run (the executors' too in local mode)
+    # MIRA_LANDING=az://<container>/<prefix>: the landing is that container, reached with `azure`;
+    # an append blob modified less than `landing_settle_seconds` ago is still being written.
+    landing_url: str | None = None
+    azure: AzureAccess = field(default_factory=AzureAccess)
+    landing_settle_seconds: int = 60
+    # Mail to managers (pipelines/mail): the SMTP server (None: no mail is sent, and the mail jobs
+    # say so), how to secure it, the login and the sender; the dashboards' address for links.
+    smtp: "Smtp | None" = None
+    dashboard_url: str = "http://127.0.0.1:8501"
 
     # Where each thing lives under MIRA_HOME (the README's "Where data lives"; the vault's file is
     # pipelines/vault's own, accounts.db pipelines/accounts').
@@ -75,10 +100,38 @@ class Settings:
         return "://" not in self.lake
 
 
+SMTP_SECURITY = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class Smtp:
+    host: str
+    port: int
+    security: str                 # starttls | ssl (implicit TLS) | none (a relay on the same host)
+    sender: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+def _smtp() -> Smtp | None:
+    host = os.environ.get("MIRA_SMTP_HOST") or None
+    if host is None:
+        return None
+    # checked by pipelines/mail when it sends, so a typo here fails the mail job, not every command
+    security = os.environ.get("MIRA_SMTP_SECURITY", "starttls").lower()
+    default_port = {"ssl": 465, "none": 25}.get(security, 587)
+    return Smtp(host=host, port=int(os.environ.get("MIRA_SMTP_PORT", default_port)), security=security,
+                sender=os.environ.get("MIRA_SMTP_FROM") or f"mira-analytics@{host}",
+                user=os.environ.get("MIRA_SMTP_USER") or None, password=os.environ.get("MIRA_SMTP_PASSWORD") or None)
+
+
 def get_settings() -> Settings:
     """Read the environment now (not at import), so tests can change it per test."""
     home = Path(os.environ.get("MIRA_HOME", ".mira")).expanduser().resolve()
-    landing = Path(os.environ.get("MIRA_LANDING", str(home / "landing"))).expanduser().resolve()
+    raw_landing = os.environ.get("MIRA_LANDING", "").strip()
+    landing_url = raw_landing if raw_landing.startswith(BLOB_SCHEME) else None
+    landing = Path(raw_landing if raw_landing and not landing_url else home / "landing").expanduser().resolve()
+    env = os.environ.get
     engine = (os.environ.get("MIRA_ENGINE") or "duckdb").strip().lower()
     if engine not in ENGINES:
         raise ValueError(f"MIRA_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
@@ -88,6 +141,15 @@ def get_settings() -> Settings:
     return Settings(
         home=home,
         landing=landing,
+        landing_url=landing_url,
+        azure=AzureAccess(
+            connection_string=env("MIRA_AZURE_CONNECTION_STRING") or env("AZURE_STORAGE_CONNECTION_STRING") or None,
+            account=env("AZURE_STORAGE_ACCOUNT") or None,
+            key=env("AZURE_STORAGE_KEY") or None,
+            sas_token=env("AZURE_STORAGE_SAS_TOKEN") or None,
+            endpoint=env("MIRA_AZURE_BLOB_ENDPOINT") or None,
+        ),
+        landing_settle_seconds=int(env("MIRA_LANDING_SETTLE_SECONDS", "60")),
         memory_limit=os.environ.get("MIRA_MEMORY_LIMIT", "3GB"),
         threads=int(os.environ.get("MIRA_THREADS", "2")),
         alert_webhook=os.environ.get("MIRA_ALERT_WEBHOOK") or None,
@@ -102,6 +164,8 @@ def get_settings() -> Settings:
         lake_setting=lake,
         spark_master=os.environ.get("MIRA_SPARK_MASTER", "local[2]"),
         spark_driver_memory=os.environ.get("MIRA_SPARK_DRIVER_MEMORY", "2g"),
+        smtp=_smtp(),
+        dashboard_url=os.environ.get("MIRA_DASHBOARD_URL", "http://127.0.0.1:8501").rstrip("/"),
     )
 
 

@@ -80,6 +80,51 @@ def landing(mira_home) -> Path:
     return mira_home / "landing"
 
 
+@pytest.fixture(scope="session")
+def azurite_server():
+    """One Azurite (Azure Blob Storage emulator) for the whole session: tests.azurite."""
+    from tests.azurite import azurite
+
+    with azurite() as server:
+        yield server
+
+
+def blob_landing(server, mp: pytest.MonkeyPatch, name: str | None = None) -> tuple[object, str]:
+    """Point MIRA_LANDING at a new container of `server` (prefix `landing/`), reached with its
+    connection string: (its ContainerClient, the prefix)."""
+    import uuid
+
+    name = name or f"landing-{uuid.uuid4().hex[:16]}"
+    client = server.container(name)
+    mp.setenv("MIRA_LANDING", f"az://{name}/landing")
+    mp.setenv("MIRA_AZURE_CONNECTION_STRING", server.connection_string)
+    return client, "landing/"
+
+
+@pytest.fixture(params=["folder", "azurite"])
+def landing_on_both(request, mira_home, monkeypatch) -> Path:
+    """The landing folder of `landing`, and the same tests once more on Blob Storage: then the
+    folder the test writes is mirrored (tests.azurite.mirror: new, changed, renamed, deleted files)
+    to a container of the session's Azurite right before ingestion lists it, and MIRA_LANDING
+    names that container. The test reads the same either way."""
+    folder = mira_home / "landing"
+    if request.param == "folder":
+        return folder
+    from pipelines.ingest.blobs import BlobLanding
+    from tests.azurite import mirror
+
+    client, prefix = blob_landing(request.getfixturevalue("azurite_server"), monkeypatch)
+    uploaded: dict[str, tuple[int, int]] = {}
+    listed = BlobLanding.discover
+
+    def discover(self):
+        mirror(folder, client, prefix, uploaded)
+        return listed(self)
+
+    monkeypatch.setattr(BlobLanding, "discover", discover)
+    return folder
+
+
 def q(home: Path, sql: str, params=None) -> list[tuple]:
     """Rows of a read-only query on the warehouse of `home`."""
     from pipelines.warehouse import open_file

@@ -27,6 +27,6 @@ def user(uid: str, tenant: str = "acme", **over) -> list[str]:
 def material(mid: str, tenant: str = "acme", **over) -> list[str]:
     row = dict(material_id=mid, tenant_id=tenant, sku=f"SKU-{mid}", name="Wall plug 8x40 mm", category="fasteners",
                kind="consumable", unit="pcs", unit_cost="0.25", min_stock="10", reorder_qty="100",
-               lead_time_days="5")
+               lead_time_days="5", supplier="")
     row.update(over)
     return [row[f] for f in MATERIAL_FIELDS]

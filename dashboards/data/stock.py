@@ -1,6 +1,9 @@
-"""The Stock page's queries (dashboards/views/stock.py): on hand per location, reorder
-suggestions, days of cover, ageing bands, count accuracy and shrinkage."""
+"""The Stock page's queries (dashboards/views/stock.py): on hand per location, stock on a chosen
+date, reorder suggestions and the purchase proposal per supplier, days of cover, dead and slow
+stock, ageing bands, count accuracy and shrinkage."""
 from __future__ import annotations
+
+from datetime import date
 
 import pandas as pd
 
@@ -42,10 +45,10 @@ def stock_on_hand(tenant_id: str, location_id: str | None = None, source: Source
 
 def reorder_suggestions(tenant_id: str, source: Source = "tenant") -> pd.DataFrame:
     """Materials at or below their reorder level (or minimum) per warehouse, with the suggested
-    order quantity and its value at current cost."""
+    order quantity, its value at current cost and the catalogue's supplier."""
     return pool.query(source, tenant_id, """
         SELECT coalesce(m.material_name, r.material_id) AS material, m.sku,
-               coalesce(l.location_name, r.location_id) AS warehouse,
+               coalesce(l.location_name, r.location_id) AS warehouse, r.supplier, m.unit_cost,
                r.quantity_on_hand, m.unit, r.min_stock, r.reorder_level, r.avg_daily_use, r.lead_time_days,
                r.is_below_minimum, r.is_below_reorder_level, r.reorder_qty, r.suggested_order_qty,
                -- capped: less than ERPNext's max(usual quantity, shortfall) (the model's docstring says why)
@@ -109,6 +112,66 @@ def count_accuracy(tenant_id: str, source: Source = "tenant") -> pd.DataFrame:
         ORDER BY c.month_start DESC, location""", [tenant_id])
 
 
+def stock_as_of(tenant_id: str, day: date, source: Source = "tenant") -> pd.DataFrame:
+    """Stock on hand at the end of `day`, per location and material (non-zero quantities only):
+    the ledger's level whose validity holds that day (stock_date <= day < valid_to), valued at the
+    catalogue's current cost as the mart values it."""
+    return pool.query(source, tenant_id, """
+        SELECT s.location_id, coalesce(l.location_name, s.location_id) AS location, s.material_id,
+               coalesce(m.material_name, s.material_id) AS material, m.category,
+               s.quantity_on_hand, m.unit, s.value_on_hand, s.stock_date AS last_movement_date
+        FROM marts.fct_stock_levels_daily s
+        LEFT JOIN marts.dim_locations l ON l.tenant_id = s.tenant_id AND l.location_id = s.location_id
+        LEFT JOIN marts.dim_materials m ON m.tenant_id = s.tenant_id AND m.material_id = s.material_id
+        WHERE s.tenant_id = ? AND s.stock_date <= ? AND (s.valid_to IS NULL OR s.valid_to > ?)
+          AND s.quantity_on_hand <> 0
+        ORDER BY location, material""", [tenant_id, day, day])
+
+
+SLOW_DAYS = (30, 90, 180, 365)
+
+
+def slow_stock(tenant_id: str, days: int, source: Source = "tenant") -> pd.DataFrame:
+    """Per material with stock and no issue in the last `days` days (rpt_slow_stock): last issue
+    (empty: never), days without one, quantity and value on hand, and where it lies (the
+    locations, most valuable first, with their quantities)."""
+    return pool.query(source, tenant_id, """
+        WITH here AS (
+            SELECT s.*, coalesce(l.location_name, s.location_id) AS location
+            FROM marts.rpt_slow_stock s
+            LEFT JOIN marts.dim_locations l ON l.tenant_id = s.tenant_id AND l.location_id = s.location_id
+            WHERE s.tenant_id = ? AND s.days_without_issue >= ?
+        )
+        SELECT h.material_id, coalesce(any_value(m.material_name), h.material_id) AS material,
+               any_value(m.category) AS category, any_value(h.last_issue_date) AS last_issue_date,
+               any_value(h.days_without_issue) AS days_without_issue,
+               sum(h.quantity_on_hand) AS quantity_on_hand, any_value(m.unit) AS unit,
+               sum(h.value_on_hand) AS value_on_hand, count(*) AS locations,
+               string_agg(h.location, '; ' ORDER BY h.value_on_hand DESC NULLS LAST, h.location) AS where_it_lies
+        FROM here h
+        LEFT JOIN marts.dim_materials m ON m.tenant_id = h.tenant_id AND m.material_id = h.material_id
+        GROUP BY h.material_id
+        ORDER BY value_on_hand DESC NULLS LAST, material""", [tenant_id, int(days)])
+
+
+NO_SUPPLIER = "(no supplier)"
+
+
+def purchase_proposal(tenant_id: str, source: Source = "tenant") -> pd.DataFrame:
+    """The suggested orders as order lines, grouped by supplier (NO_SUPPLIER where the catalogue
+    names none): supplier, article number, material, warehouse to deliver to, quantity, unit,
+    unit cost, order value. Lines with nothing to order are left out."""
+    return pool.query(source, tenant_id, f"""
+        SELECT coalesce(r.supplier, '{NO_SUPPLIER}') AS supplier, m.sku, coalesce(m.material_name, r.material_id) AS material,
+               coalesce(l.location_name, r.location_id) AS warehouse, r.suggested_order_qty, m.unit, m.unit_cost,
+               r.suggested_order_qty * m.unit_cost AS order_value, r.is_below_minimum
+        FROM marts.rpt_reorder_suggestions r
+        LEFT JOIN marts.dim_materials m ON m.tenant_id = r.tenant_id AND m.material_id = r.material_id
+        LEFT JOIN marts.dim_locations l ON l.tenant_id = r.tenant_id AND l.location_id = r.location_id
+        WHERE r.tenant_id = ? AND r.suggested_order_qty > 0
+        ORDER BY r.supplier IS NULL, r.supplier, warehouse, material""", [tenant_id])
+
+
 # what dashboards/views/stock.py reads, behind Streamlit's cache (keyed by tenant and source)
 cached = pool.Cached(stock_by_location, stock_on_hand, reorder_suggestions, days_of_cover, stock_ageing,
-                     count_accuracy)
+                     count_accuracy, stock_as_of, slow_stock, purchase_proposal)

@@ -30,7 +30,7 @@ def render(ctx: PageContext) -> None:
     materials = q.abc_xyz_materials(t, src)
     as_of = pd.Timestamp(materials["as_of_date"].max()).date() if not materials.empty else None
     cells = sorted(set(materials["abc_xyz_class"].dropna()))
-    cell = st.selectbox(_("Materials in class"), ["all"] + cells, key="insights_class",
+    cell = st.selectbox(_("Materials in class"), ["all"] + cells, key=f"insights_class@{lang.code}",
                         format_func=lambda c: lang._("all") if c == "all" else c)
     shown = materials if cell == "all" else materials[materials["abc_xyz_class"] == cell]
     table(ctx, shown, Title(_("ABC XYZ classes"), tenant_name, None, as_of), "dl_abc",

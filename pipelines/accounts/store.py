@@ -32,7 +32,7 @@ from pipelines.settings import Settings, get_settings
 
 ROLES = ("manager", "analyst", "ops", "privacy_officer")
 BUSY_TIMEOUT_S = 10.0
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LANGUAGES = ("nl", "fr", "en")   # what a user may read the dashboards in
 
 
@@ -110,7 +110,9 @@ CREATE TABLE IF NOT EXISTS accounts (
     tenant_id TEXT,
     created_at TEXT NOT NULL,
     disabled_at TEXT,
-    language TEXT
+    language TEXT,
+    mail_monthly_report INTEGER NOT NULL DEFAULT 0,
+    mail_stock_alert INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS auth_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -160,10 +162,15 @@ def _connect(path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def _migrate(con: sqlite3.Connection) -> None:
-    """Version 2: the language each user reads the dashboards in (NULL: not chosen yet)."""
+    """Version 2: the language each user reads the dashboards in (NULL: not chosen yet).
+    Version 3: the mails a manager opted in to (accounts.mail), off for every existing account:
+    nobody gets mail they did not ask for."""
     columns = {row[1] for row in con.execute("PRAGMA table_info(accounts)")}
     if "language" not in columns:
         con.execute("ALTER TABLE accounts ADD COLUMN language TEXT")
+    for name in ("mail_monthly_report", "mail_stock_alert"):
+        if name not in columns:
+            con.execute(f"ALTER TABLE accounts ADD COLUMN {name} INTEGER NOT NULL DEFAULT 0")
 
 
 @contextmanager

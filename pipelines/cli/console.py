@@ -52,6 +52,7 @@ USER_FACING: tuple[tuple[str, str], ...] = (
     ("pipelines.privacy.rotate", "RotationError"),
     ("pipelines.privacy.backup", "BackupError"),
     ("pipelines.ingest.retired", "RetiredListProblem"),
+    ("pipelines.ingest.blobs", "LandingUnavailable"),
     ("pipelines.recovery", "BuildInProgress"),
     ("pipelines.recovery", "HomeNotWritable"),
 )

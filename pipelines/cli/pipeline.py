@@ -39,7 +39,11 @@ def generate(
     from pipelines.generate import generate as run_generate
     from pipelines.settings import get_settings
 
-    target = out_dir or get_settings().landing
+    settings = get_settings()
+    if out_dir is None and settings.landing_url:
+        raise UserError(f"MIRA_LANDING is a Blob Storage container ({settings.landing_url}): give --out DIR, "
+                        "then upload the folder's files under the same names")
+    target = out_dir or settings.landing
     end = _parse_date(end_date) if end_date else None
     with progress() as bar:
         task = bar.add_task("generating", total=None)
@@ -63,7 +67,8 @@ def _parse_date(value: str) -> date:
         raise UserError(f"{value!r} is not a date in the form YYYY-MM-DD")
 
 
-def run(landing: Optional[Path] = typer.Option(None, "--landing", help="Landing folder (default: MIRA_LANDING)."),
+def run(landing: Optional[Path] = typer.Option(None, "--landing",
+                                              help="Landing folder (default: MIRA_LANDING, a folder or az://...)."),
         full_refresh: bool = typer.Option(
             False, "--full-refresh",
             help="Rebuild every incremental mart from scratch (dbt build --full-refresh).")) -> None:

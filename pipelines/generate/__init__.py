@@ -108,6 +108,7 @@ def _reference_frames(b: _Tenant) -> dict[str, object]:
             "min_stock": _masked(writer.qty_strings(m.min_stock), m.show_reorder),
             "reorder_qty": _masked(writer.qty_strings(m.reorder_qty), m.show_reorder),
             "lead_time_days": [str(int(x)) for x in m.lead_time_days],
+            "supplier": pl.Series(m.supplier, dtype=pl.Utf8),
         }),
         "locations": writer.frame("locations", {
             "location_id": loc.location_id, "tenant_id": tid, "name": loc.name, "kind": list(loc.kind),

@@ -36,6 +36,7 @@ class Materials:
     min_stock: np.ndarray      # milli-units
     lead_time_days: np.ndarray
     show_reorder: np.ndarray   # bool: the master data has min_stock/reorder_qty filled in
+    supplier: list[str | None]  # usual supplier; None where the master data leaves it empty
 
     def __len__(self) -> int:
         return len(self.material_id)
@@ -43,6 +44,28 @@ class Materials:
     @property
     def is_tool(self) -> np.ndarray:
         return self.kind == "tool"
+
+
+# Wholesalers a Belgian contractor buys from, per category (made up, in the trade's style). A
+# tenant deals with one or two per category; the purchase proposal groups suggested orders by them.
+SUPPLIERS = {
+    "fasteners": ("Bevestigingstechniek Claes", "Visserie Lambert"),
+    "electrical": ("Elektro Groothandel Maes", "Électricité Dubois & Fils"),
+    "cable & wire": ("Elektro Groothandel Maes", "Câblerie Mosane"),
+    "plumbing": ("Sanitair Dewulf", "Sanitaire Renard"),
+    "sealants & adhesives": ("Bouwchemie Peeters", "Quincaillerie Lambert"),
+    "safety & PPE": ("Werkkledij Wouters", "Protection Martin"),
+    "power tools": ("Gereedschap Janssens", "Outillage Dumont"),
+    "hand tools": ("Gereedschap Janssens", "Outillage Dumont"),
+    "measuring": ("Meettechniek Jacobs", "Outillage Dumont"),
+    "paint": ("Verfhandel Mertens", "Peintures Leroy"),
+    "building materials": ("Bouwmaterialen Verstraete", "Matériaux Dupont"),
+    "marine": ("Scheepsbehoeften Vermeulen", "Ship Supply Oostende"),
+    "abrasives & drilling": ("Bevestigingstechniek Claes", "Outillage Dumont"),
+    "cleaning": ("Hygiëne Willems", "Nettoyage Simon"),
+    "road & signage": ("Signalisatie Goossens", "Signalisation Michel"),
+}
+SUPPLIER_KNOWN = 0.9      # share of articles whose master data names a supplier
 
 
 # Stock units whose cheap articles are costed by dividing a pack's price (euro per unit below this).
@@ -128,6 +151,12 @@ def make_materials(t: TenantProfile, rng: np.random.Generator, issues_per_day: f
 
     prefix = [CATEGORY_PREFIX[a.category] for a in arts]
     numbers = rng.choice(np.arange(100, 99999), size=n, replace=False)
+    # last draws of this stream, so the rest of the catalogue is what it was before suppliers
+    main = {c: SUPPLIERS[c][int(rng.integers(len(SUPPLIERS[c])))] for c in sorted(SUPPLIERS)}
+    second = {c: SUPPLIERS[c][(SUPPLIERS[c].index(main[c]) + 1) % len(SUPPLIERS[c])] for c in main}
+    pick = rng.random(n)
+    supplier = [None if p >= SUPPLIER_KNOWN else (main[a.category] if p < 0.75 else second[a.category])
+                for a, p in zip(arts, pick)]
     return Materials(
         material_id=[f"MAT-{i + 1:05d}" for i in range(n)],
         sku=[f"{p}-{num:05d}" for p, num in zip(prefix, numbers)],
@@ -136,5 +165,5 @@ def make_materials(t: TenantProfile, rng: np.random.Generator, issues_per_day: f
         kind=kind, unit=unit, unit_cost=unit_cost, fine_cost=fine_cost, typical_qty=typical, step=step,
         popularity=popularity, van_ok=np.array([not a.bulky for a in arts]),
         reorder_qty=reorder, min_stock=min_stock, lead_time_days=lead.astype(np.int64),
-        show_reorder=show,
+        show_reorder=show, supplier=supplier,
     )

@@ -33,6 +33,7 @@ class LandingFile:
     problem: str | None = None   # why the file cannot be ingested at all (wrong place or format)
     problem_rule: str | None = None
     is_link: bool = False        # a symbolic link: reported, never read
+    etag: str | None = None      # a blob's ETag (pipelines/ingest/blobs.py): path is then its download
 
     def content_hash(self) -> str:
         h = hashlib.sha256()
@@ -47,6 +48,12 @@ class LandingFile:
 
 def _hidden(name: str) -> bool:
     return name.startswith(".") and not name.startswith("..")
+
+
+def in_progress(parts: tuple[str, ...]) -> bool:
+    """Whether a name (its folders and file, relative to the landing root) is an upload in
+    progress: it, or a folder it lies in, is hidden. Blob names follow the same rule."""
+    return any(_hidden(p) for p in parts)
 
 
 def _entries(landing: Path):
@@ -67,6 +74,12 @@ def _problem(parts: tuple[str, ...], path: Path, is_link: bool, mode: int) -> tu
         return "is a symbolic link; landing files must be regular files inside the landing folder", "file.location"
     if not stat_mode.S_ISREG(mode):
         return "is not a regular file (a pipe, socket or device)", "file.location"
+    return place_problem(parts, path.suffix)
+
+
+def place_problem(parts: tuple[str, ...], suffix: str) -> tuple[str, str] | None:
+    """(reason, rule) when a file or blob is in the wrong place or format (parts: its name's
+    folders and file, relative to the landing root)."""
     if len(parts) > 3 and len(parts[0]) and parts[1] in ENTITIES:
         return ("lies in a subfolder of the entity folder; only files directly in <tenant_id>/<entity>/ "
                 "are read", "file.location")
@@ -77,8 +90,8 @@ def _problem(parts: tuple[str, ...], path: Path, is_link: bool, mode: int) -> tu
             "file.location"
     if parts[1] not in ENTITIES:
         return f"folder {parts[1]!r} is not an entity ({', '.join(ENTITIES)})", "file.location"
-    if FORMATS.get(path.suffix.lower()) is None:
-        return f"extension {path.suffix!r} is not supported (use .csv, .jsonl or .parquet)", "file.format"
+    if FORMATS.get(suffix.lower()) is None:
+        return f"extension {suffix!r} is not supported (use .csv, .jsonl or .parquet)", "file.format"
     return None
 
 

@@ -18,9 +18,12 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.contracts import ENTITIES, META_COLUMNS, Contract, _lit, load_contract, q
-from pipelines.ingest.discover import LandingFile, discover
+from pipelines.ingest.discover import LandingFile
+from pipelines.ingest import manifest
+from pipelines.ingest.landing import open_landing
 from pipelines.ingest.readers import FileRejected, read_csv_files, read_into
 from pipelines.ingest.retired import RetiredTenants
+from pipelines.ingest.schema import ensure_schema
 from pipelines.ingest.settle import drop_unsettled
 from pipelines.settings import Settings, get_settings
 from pipelines.vault import store as vault
@@ -28,22 +31,6 @@ from pipelines.vault.pseudonyms import apply_tombstones, ensure_keys, pseudonymi
 
 BATCH_BYTES = 256 * 1024 * 1024   # files are grouped up to this size per transaction (memory bound)
 REDACTED = "[redacted]"
-
-WAREHOUSE_DDL = """
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE SCHEMA IF NOT EXISTS quarantine;
-CREATE SCHEMA IF NOT EXISTS audit;
-CREATE TABLE IF NOT EXISTS quarantine.rows (
-    run_id VARCHAR, tenant_id VARCHAR, entity VARCHAR, file_path VARCHAR, row_number BIGINT,
-    rule_id VARCHAR, reason VARCHAR, payload JSON, quarantined_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS audit.files (
-    file_path VARCHAR, content_hash VARCHAR, tenant_id VARCHAR, entity VARCHAR, file_format VARCHAR,
-    size_bytes BIGINT, mtime_ns BIGINT, status VARCHAR, rows_read BIGINT, rows_loaded BIGINT,
-    rows_quarantined BIGINT, reason VARCHAR, run_id VARCHAR, ingested_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS audit.runs (
-    run_id VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, files_seen BIGINT,
-    files_ingested BIGINT, rows_loaded BIGINT, rows_quarantined BIGINT);
-"""
 
 Log = Callable[[str], None]
 Progress = Callable[[int, int], None]
@@ -80,37 +67,15 @@ class IngestReport:
         return sum(f.rows_quarantined for f in self.files)
 
 
-def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the warehouse's tables, and bring a raw column whose contract type changed (a decimal
-    given more digits) to the new type: rows cast into the old one would be rounded to fit it."""
-    con.execute(WAREHOUSE_DDL)
-    for entity in ENTITIES:
-        c = load_contract(entity)
-        cols = [f"{q(n)} {t}" for n, t, _ in c.warehouse_columns] + [f"{n} {t}" for n, t in META_COLUMNS]
-        con.execute(f"CREATE TABLE IF NOT EXISTS raw.{entity} ({', '.join(cols)})")
-        have = dict(con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
-                                "current_database() AND schema_name = 'raw' AND table_name = ?", [entity]).fetchall())
-        for name, sql_type, _ in c.warehouse_columns:
-            if name in have and have[name].replace(" ", "") != sql_type.replace(" ", ""):
-                con.execute(f"ALTER TABLE raw.{entity} ALTER COLUMN {q(name)} TYPE {sql_type}")
-
-
-def _known(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, tuple[int, int, str]], dict[str, str]]:
-    """Manifest lookups: path -> (size, mtime, hash) of its last record; hash -> path loaded."""
-    by_path = {p: (s, m, h) for p, s, m, h in con.execute(
-        "SELECT file_path, arg_max(size_bytes, ingested_at), arg_max(mtime_ns, ingested_at), "
-        "arg_max(content_hash, ingested_at) FROM audit.files GROUP BY file_path").fetchall()}
-    by_hash = dict(con.execute(
-        "SELECT content_hash, min(file_path) FROM audit.files WHERE status = 'loaded' GROUP BY content_hash"
-    ).fetchall())
-    return by_path, by_hash
 
 
 def _record_file(con, run_id: str, f: LandingFile, digest: str | None, res: FileResult) -> None:
     con.execute(
-        "INSERT INTO audit.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+        "INSERT INTO audit.files (file_path, content_hash, tenant_id, entity, file_format, size_bytes, mtime_ns, "
+        "status, rows_read, rows_loaded, rows_quarantined, reason, run_id, ingested_at, etag) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?)",
         [f.rel, digest, f.tenant_id, f.entity, f.fmt, f.size, f.mtime_ns, res.status, res.rows_read,
-         res.rows_loaded, res.rows_quarantined, res.reason, run_id],
+         res.rows_loaded, res.rows_quarantined, res.reason, run_id, f.etag],
     )
 
 
@@ -321,36 +286,48 @@ def _batches(files: list[tuple[LandingFile, str]]) -> list[list[tuple[LandingFil
     return out
 
 
-def ingest(landing: Path | None = None, settings: Settings | None = None, run_id: str | None = None,
+def ingest(landing: Path | str | None = None, settings: Settings | None = None, run_id: str | None = None,
            entities: tuple[str, ...] = ENTITIES, log: Log = lambda m: None,
            progress: Progress | None = None, warn: Log | None = None) -> IngestReport:
     """Ingest every landing file the manifest has not seen; safe to run again at any time.
 
-    `log` gets one line per file; `warn` (default: `log`) gets the rejections.
+    `landing`: a folder or an az:// URL (default: MIRA_LANDING). `log` gets one line per file;
+    `warn` (default: `log`) gets the rejections.
     """
     warn = warn or log
     settings = settings or get_settings()
-    landing = Path(landing or settings.landing)
+    source = open_landing(settings, landing)
     run_id = run_id or uuid.uuid4().hex
     report = IngestReport(run_id=run_id)
     started = datetime.now(timezone.utc)
     # A retired tenant's files (retention) are rejected under a masked path, never read.
     retired = RetiredTenants.load(settings)
-    all_files = [retired.screen(f) for f in discover(landing) if f.entity in entities or f.problem]
-    report.files_seen = len(all_files)
-    with vault.session(settings) as con:
+    # The vault first: it makes this the only ingest of the home, which the blob downloads rely on.
+    with vault.session(settings) as con, source.session(run_id):
+        all_files = [retired.screen(f) for f in source.discover() if f.entity in entities or f.problem]
+        report.files_seen = len(all_files)
         ensure_schema(con)
-        by_path, by_hash = _known(con)
+        by_path, by_hash = manifest.known(con)
         pending: dict[str, list[tuple[LandingFile, str]]] = {e: [] for e in ENTITIES}
         done = 0
         total = len(all_files)
+        # Blobs new or changed since the manifest's record, downloaded (a blob in the wrong place, or
+        # a retired tenant's, is reported and never downloaded); a folder's files are read in place.
+        moved = source.fetch_all([f for f in all_files if not manifest.unchanged(f, by_path.get(f.rel))
+                                  and not (f.etag is not None and f.problem)])
         for f in all_files:
             prev = by_path.get(f.rel)
-            if prev and prev[0] == f.size and prev[1] == f.mtime_ns:
+            if manifest.unchanged(f, prev):
                 done += 1
                 continue  # unchanged since it was last recorded
-            digest = f.content_hash()
-            if prev and prev[2] == digest:
+            if f.rel in moved:
+                warn(f"CHANGED {f.rel} while it was read: not recorded, the next run reads it again")
+                done += 1
+                continue
+            digest = None if f.etag is not None and f.problem else f.content_hash()
+            if prev and digest is not None and prev[2] == digest:
+                if f.etag is not None:
+                    manifest.remember_etag(con, f)
                 done += 1
                 continue
             if f.problem:

@@ -1,7 +1,7 @@
 """What the last successful build saw: so a run with nothing new does nothing.
 
-A build's inputs are the landing files (their names, sizes and mtimes: the sensor's fingerprint)
-and the dbt project (its manifest). When both are what the last successful build saw, every file
+A build's inputs are the landing files (their names, sizes and mtimes, or a blob's ETag: the
+sensor's fingerprint) and the dbt project (its manifest). When both are what the last successful build saw, every file
 is already in the manifest and every mart already built from it: `mira run` says so and returns,
 without starting Dagster, opening the warehouse or writing anything; the landing sensor skips too.
 Anything else (a new, changed or removed file, a model change, a failed or interrupted build that
@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.ingest.discover import landing_fingerprint
+from pipelines.ingest import landing
 from pipelines.settings import DBT_PROJECT_DIR, Settings, get_settings
 from pipelines.warehouse import swap_in
 
@@ -28,11 +28,12 @@ def _path(settings: Settings) -> Path:
 
 
 def inputs(settings: Settings | None = None) -> str:
-    """A digest of everything a build reads: landing files (stat only) and the dbt manifest."""
+    """A digest of everything a build reads: landing files (stat only, or one listing of the
+    container) and the dbt manifest."""
     settings = settings or get_settings()
     st = MANIFEST.stat() if MANIFEST.exists() else None
     manifest = f"{st.st_size}:{st.st_mtime_ns}" if st else "none"
-    return hashlib.sha256(f"{landing_fingerprint(settings.landing)}\n{manifest}".encode()).hexdigest()
+    return hashlib.sha256(f"{landing.fingerprint(settings)}\n{manifest}".encode()).hexdigest()
 
 
 def last_build(settings: Settings | None = None) -> dict | None:

@@ -44,7 +44,8 @@ from dagster import (
 
 from pipelines import recovery
 from pipelines.ingest import state
-from pipelines.ingest.discover import landing_fingerprint
+from pipelines.ingest import landing
+from pipelines.ingest.blobs import LandingUnavailable
 from pipelines.ops import alerts
 from pipelines.runs import user_error
 from pipelines.settings import TIMEZONE, get_settings
@@ -73,9 +74,12 @@ def freshness(monitored: list[AssetKey]):
 
 def landing_sensor_for(job):
     @sensor(name="landing_sensor", job=job, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
-            description="Starts a build when files appear or change in the landing folder.")
+            description="Starts a build when files appear or change in the landing folder or container.")
     def landing_sensor(context: SensorEvaluationContext):
-        fp = landing_fingerprint(get_settings().landing)
+        try:
+            fp = landing.fingerprint(get_settings())
+        except LandingUnavailable as exc:   # the container cannot be listed: said in the tick, no run
+            return SkipReason(str(exc))
         if fp == context.cursor:
             return SkipReason("no new or changed landing files")
         context.update_cursor(fp)

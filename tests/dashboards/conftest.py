@@ -145,3 +145,30 @@ def default_period(tenant: str, analyst: bool = False) -> tuple[date, date]:
                     [tenant]).iloc[0]
     last, first = pd.Timestamp(b.l).date(), pd.Timestamp(b.f).date()
     return max(first, last - timedelta(days=29)), last
+
+
+@pytest.fixture
+def downloads_made(monkeypatch) -> dict:
+    """The files behind the page's download buttons: Streamlit makes a file when its button is
+    clicked (a deferred callable); recorded here by file id, so a test opens exactly what the
+    browser would receive."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    made: dict = {}
+    original = MediaFileManager.add_deferred
+
+    def add(self, data_callable, mimetype, coordinates, file_name=None, **kw):
+        file_id = original(self, data_callable, mimetype, coordinates, file_name, **kw)
+        made[file_id] = (data_callable, file_name)
+        return file_id
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", add)
+    return made
+
+
+def download(at: AppTest, made: dict, key: str) -> tuple[bytes, str]:
+    """(bytes, file name) of the download button with this key, as a click would fetch them."""
+    [button] = [b for b in at.get("download_button") if b.proto.id.endswith("-" + key)]
+    make, name = made[button.proto.deferred_file_id]
+    data = make()
+    return (data.encode("utf-8") if isinstance(data, str) else bytes(data)), name

@@ -83,7 +83,7 @@ def test_manager_consumption_matches_the_marts(dash):
     assert metric(at, "Consumption value") == pytest.approx(round(truth.v, 2), abs=0.006)
     assert metric(at, "Quantity (mixed units)") == pytest.approx(round(truth.q, 2), abs=0.006)
     assert metric(at, "Movements") == truth.n
-    series, breakdown, drill, top = dataframes(at)
+    series, breakdown, drill, project, top = dataframes(at)
     assert series["value"].sum() == pytest.approx(truth.v)
     assert breakdown["value"].sum() == pytest.approx(truth.v)          # by category
     assert len(at.get("vega_lite_chart")) == 3
@@ -94,7 +94,7 @@ def test_manager_consumption_matches_the_marts(dash):
 
     # another period and grain: still the marts' sum; a whole month compares with the month before
     at.date_input[0].set_value((date(2026, 10, 1), date(2026, 10, 31)))
-    at.radio(key="cons_grain").set_value("week").run()
+    at.radio(key="cons_grain@en").set_value("week").run()
     no_problem(at)
     truth = serving_sql(t, """SELECT
         sum(consumed_value) FILTER (usage_date >= DATE '2026-10-01') v,
@@ -106,15 +106,15 @@ def test_manager_consumption_matches_the_marts(dash):
     assert dataframes(at)[0]["period_start"].nunique() == 5         # ISO weeks touching October 2026
 
     # breakdown by person: pseudonymous labels, same total
-    at.selectbox(key="cons_dimension").set_value("user").run()
+    at.selectbox(key="cons_dimension@en").set_value("user").run()
     no_problem(at)
     people = dataframes(at)[1]
     assert people["value"].sum() == pytest.approx(truth.v)
     assert all(re.fullmatch(r"[A-Z][a-z ]+ [0-9A-F]{4,8}", p) for p in people["person"])
 
     # drill down: the chosen category's materials add up to the category's total
-    category = at.selectbox(key="cons_category").options[1]
-    at.selectbox(key="cons_category").set_value(category).run()
+    category = at.selectbox(key="cons_category@en").options[1]
+    at.selectbox(key="cons_category@en").set_value(category).run()
     no_problem(at)
     category_total = serving_sql(t, """SELECT sum(f.consumed_value) FROM marts.fct_material_usage_daily f
         JOIN marts.dim_materials m USING (tenant_id, material_id)
@@ -181,7 +181,7 @@ def test_analyst_sees_every_tenant_pseudonymised_and_no_names(dash):
         v = serving_sql(None, "SELECT sum(consumed_value) FROM marts.fct_material_usage_daily "
                               "WHERE tenant_id = ? AND usage_date BETWEEN ? AND ?", [t, start, end]).iloc[0, 0]
         assert metric(at, "Consumption value") == pytest.approx(round(v, 2), abs=0.006)
-        at.selectbox(key="cons_dimension").set_value("user").run()
+        at.selectbox(key="cons_dimension@en").set_value("user").run()
         pseudonyms = serving_sql(None, "SELECT user_pseudonym FROM marts.dim_users WHERE tenant_id = ?", [t])
         names = serving.lookup_names(t, list(pseudonyms.user_pseudonym))
         assert names

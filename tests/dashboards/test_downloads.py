@@ -134,14 +134,15 @@ def test_monthly_report_is_one_page_in_the_readers_language(lang):
     daily = pd.DataFrame({"period_start": [date(2026, 10, 1), date(2026, 10, 2)], "value": [100.0, 50.0]})
     tops = pd.DataFrame({"key": ["a"], "label": ["Béton prêt à l'emploi C25/30 – 1 m³"], "value": [1234.5],
                          "previous_value": [1000.0], "quantity": [10.0], "unit": ["m3"]})
+    data = {"totals": totals, "daily": daily, "categories": tops, "projects": tops, "materials": tops}
     pdf = downloads.deferred(lambda: __import__("dashboards.report_pdf", fromlist=["x"]).monthly_report_pdf(
         lang, "Bouwwerken Janssens NV", date(2026, 10, 1), (date(2026, 9, 1), date(2026, 9, 30)),
-        totals, daily, tops, tops), "failed")()
+        (date(2025, 10, 1), date(2025, 10, 31)), None, data), "failed")()
     assert monthly_report_pdf   # the module's own function made it (not the fallback page)
     text = _pdf_text(pdf)
     norm = text.replace("\xa0", " ")
     assert lang._("Consumption report {month}", month=lang.month(date(2026, 10, 1))) in text
     assert lang.money(12345.5).replace("\u202f", " ").replace("\xa0", " ") in norm     # € on amounts
-    assert lang.period(date(2026, 9, 1), date(2026, 9, 30)) in text
+    assert lang.month(date(2026, 9, 1)) in text and lang.month(date(2025, 10, 1)) in text   # the months compared
     assert " ".join(lang._(PREVIOUS_RULE).split()) in text
     assert "Béton prêt à l'emploi" in text

@@ -88,10 +88,15 @@ def test_rollups_answer_from_whole_months_and_weeks(dash, monkeypatch):
 
     monkeypatch.setattr(pool, "query", spy)
     consumption.consumption_breakdown(dash.tenant_a, date(2025, 11, 29), date(2026, 11, 28), "material")
-    sql, params = seen[-1]
-    assert rollups.TABLE in sql and "fct_material_usage_daily" not in sql
-    after = params[params.index("month") + 1:]
-    assert [date(2025, 12, 1), date(2026, 10, 1)] in [after[i:i + 2] for i in range(len(after))]   # Dec .. Oct
+    (sql, params), (ly_sql, ly_params) = seen[-2:]          # the period, then the same period last year
+    for sql in (sql, ly_sql):
+        assert rollups.TABLE in sql and "fct_material_usage_daily" not in sql
+
+    def months(params):
+        after = params[params.index("month") + 1:]
+        return [after[i:i + 2] for i in range(len(after))]
+    assert [date(2025, 12, 1), date(2026, 10, 1)] in months(params)          # Dec .. Oct
+    assert [date(2024, 12, 1), date(2025, 10, 1)] in months(ly_params)       # a year before
 
 
 def test_page_data_breaks_down_by_category_once(dash, monkeypatch):

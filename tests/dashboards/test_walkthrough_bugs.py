@@ -37,14 +37,14 @@ def test_time_chart_months_stay_in_order_after_the_period_changes(dash):
 
     en = Lang("en")
     at = login(dash.manager_a)
-    at.radio(key="cons_grain").set_value("month").run()
+    at.radio(key="cons_grain@en").set_value("month").run()
     first = dataframes(at)[0]
     _in_order(_time_chart(at), list(pd.to_datetime(first["period_start"]).dt.date), en.month_short)
     at.date_input[0].set_value((date(2026, 9, 1), date(2026, 10, 31))).run()
     second = dataframes(at)[0]
     assert len(second) == 2
     _in_order(_time_chart(at), list(pd.to_datetime(second["period_start"]).dt.date), en.month_short)
-    at.radio(key="cons_grain").set_value("day").run()
+    at.radio(key="cons_grain@en").set_value("day").run()
     days = dataframes(at)[0]
     _in_order(_time_chart(at), list(pd.to_datetime(days["period_start"]).dt.date), en.day_short)
 
@@ -58,7 +58,7 @@ def test_stock_headline_names_and_counts_reorder_level_minimum_and_stock_outs(da
     assert metric(at, "Below reorder level") == truth.r
     assert metric(at, "Below minimum stock") == truth.m
     assert not [m for m in at.metric if m.label == "Below minimum"]     # the old, ambiguous name
-    [orders] = [df for df in dataframes(at) if "suggested_order_qty" in df.columns]
+    [orders] = [df for df in dataframes(at) if "reorder_level" in df.columns]   # not the proposal per supplier
     listed = serving_sql(t, """SELECT count(*) FROM marts.rpt_reorder_suggestions WHERE tenant_id = ?
         AND (is_below_reorder_level OR is_below_minimum)""", [t]).iloc[0, 0]
     assert len(orders) == listed

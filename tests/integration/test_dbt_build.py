@@ -37,7 +37,7 @@ CREATE TABLE raw.users (user_pseudonym VARCHAR, tenant_id VARCHAR, role VARCHAR,
     created_at TIMESTAMPTZ, last_login_date DATE{LINEAGE_COLUMNS});
 CREATE TABLE raw.materials (material_id VARCHAR, tenant_id VARCHAR, sku VARCHAR, name VARCHAR,
     category VARCHAR, kind VARCHAR, unit VARCHAR, unit_cost DECIMAL(18,6),
-    min_stock DECIMAL(18,6), reorder_qty DECIMAL(18,6), lead_time_days INTEGER{LINEAGE_COLUMNS});
+    min_stock DECIMAL(18,6), reorder_qty DECIMAL(18,6), lead_time_days INTEGER, supplier VARCHAR{LINEAGE_COLUMNS});
 CREATE TABLE raw.locations (location_id VARCHAR, tenant_id VARCHAR, name VARCHAR,
     kind VARCHAR{LINEAGE_COLUMNS});
 CREATE TABLE raw.projects (project_id VARCHAR, tenant_id VARCHAR, name VARCHAR,
@@ -54,10 +54,10 @@ INSERT INTO raw.users (user_pseudonym, tenant_id, role, created_at, last_login_d
     ('{P1}', 't1', 'storekeeper', '2025-01-02 08:00:00+01', '2026-03-02'),
     ('{P2}', 't2', 'foreman', '2026-02-01 08:00:00+01', '2026-03-02');
 INSERT INTO raw.materials (material_id, tenant_id, sku, name, category, kind, unit, unit_cost,
-        min_stock, reorder_qty, lead_time_days) VALUES
-    ('M1', 't1', 'SCR-4x40', 'Screws 4x40', 'fixings', 'consumable', 'pcs', 2.5, 50, 200, 5),
-    ('M2', 't1', 'DRL-18V', 'Cordless drill', 'power tools', 'tool', 'pcs', 40, 1, 1, 10),
-    ('M1', 't2', 'GLV-L', 'Gloves L', 'safety', 'consumable', 'pcs', 10, 10, 50, 3);
+        min_stock, reorder_qty, lead_time_days, supplier) VALUES
+    ('M1', 't1', 'SCR-4x40', 'Screws 4x40', 'fixings', 'consumable', 'pcs', 2.5, 50, 200, 5, 'Visserie Lambert'),
+    ('M2', 't1', 'DRL-18V', 'Cordless drill', 'power tools', 'tool', 'pcs', 40, 1, 1, 10, NULL),
+    ('M1', 't2', 'GLV-L', 'Gloves L', 'safety', 'consumable', 'pcs', 10, 10, 50, 3, 'Protection Martin');
 INSERT INTO raw.locations (location_id, tenant_id, name, kind) VALUES
     ('L1', 't1', 'Main store', 'warehouse'), ('L2', 't1', 'Van 1', 'van'), ('L1', 't2', 'Store', 'warehouse');
 INSERT INTO raw.projects (project_id, tenant_id, name, cost_centre, status, started_at, ended_at) VALUES

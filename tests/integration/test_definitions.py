@@ -21,12 +21,14 @@ def test_definitions_load():
     assert defs.get_schedule_def("nightly_full_build") is not None
 
 
-def test_sensor_fires_on_new_files_only(mira_home, landing):
+def test_sensor_fires_on_new_files_only(mira_home, landing_on_both):
+    """On a landing folder and on a Blob Storage container (Azurite) alike."""
     from dagster import build_sensor_context
 
     from pipelines.definitions import defs
 
     sensor = defs.get_sensor_def("landing_sensor")
+    landing = landing_on_both
     (landing / "acme/movements").mkdir(parents=True)
     (landing / "acme/movements/a.csv").write_text("x\n")
     ctx = build_sensor_context(cursor=None)
@@ -37,6 +39,8 @@ def test_sensor_fires_on_new_files_only(mira_home, landing):
     (landing / "acme/movements/b.csv").write_text("y\n")
     third = sensor.evaluate_tick(build_sensor_context(cursor=first.cursor))
     assert len(third.run_requests) == 1
+    (landing / "acme/movements/.upload.csv").write_text("z\n")      # an upload in progress: nothing new
+    assert sensor.evaluate_tick(build_sensor_context(cursor=third.cursor)).run_requests == []
 
 
 def test_sensor_and_schedule_run_without_anyone_switching_them_on():

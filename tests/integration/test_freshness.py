@@ -36,11 +36,14 @@ def fresh(tmp_path_factory, transform):
 
 
 def _files(home: Path) -> dict[str, tuple[int, int, str]]:
-    """Every file under the home but logs, the Dagster instance and DuckDB's spill space."""
+    """Every file under the home but logs, run records (the Dagster instance, the build lock's
+    holder line) and DuckDB's spill space."""
+    from pipelines.recovery import LOCK_FILE
+
     out = {}
     for p in sorted(home.rglob("*")):
         rel = p.relative_to(home)
-        if p.is_file() and rel.parts[0] not in ("logs", "dagster", "tmp", "landing"):
+        if p.is_file() and rel.parts[0] not in ("logs", "dagster", "tmp", "landing") and p.name != LOCK_FILE:
             st = p.stat()
             out[str(rel)] = (st.st_size, st.st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
     return out

@@ -1,4 +1,5 @@
-"""Ingestion on hand-written files: quarantine, reconciliation, idempotence, isolation, bad files."""
+"""Ingestion on hand-written files: quarantine, reconciliation, idempotence, isolation, bad files;
+each on a landing folder and on Blob Storage (tests.conftest.landing_on_both)."""
 from __future__ import annotations
 
 import gzip
@@ -13,6 +14,12 @@ from pipelines.warehouse import open_file
 from pipelines.ingest.load import ingest
 from tests.conftest import key_for, q, write_csv
 from tests.factories import MATERIAL_FIELDS, MOVEMENT_FIELDS, USER_FIELDS, material, movement, user
+
+
+@pytest.fixture
+def landing(landing_on_both):
+    """Every test here runs on a landing folder and on a Blob Storage container (Azurite)."""
+    return landing_on_both
 
 
 def test_rows_end_in_exactly_one_place_with_rule_and_reason(mira_home, landing):
@@ -268,3 +275,30 @@ def test_many_small_files_are_read_in_one_pass_with_per_file_numbers(mira_home, 
         "acme/movements/next-0.csv": "loaded", "acme/movements/next-1.csv": "rejected",
         "acme/movements/next-2.csv": "loaded"}
     assert q(mira_home, "SELECT count(*) FROM raw.movements WHERE movement_id IN ('N0', 'N2')") == [(2,)]
+
+
+def test_a_field_the_contract_gained_is_added_to_a_warehouse_from_before(mira_home, landing):
+    """materials.supplier arrived after warehouses existed: the raw table gets the column (in the
+    contract's order, so the positional load still fits), rows already loaded keep their values
+    with no supplier, and a file that sends the field loads it."""
+    from pipelines.contracts import load_contract
+    from pipelines.ingest.schema import ensure_schema
+
+    write_csv(landing / "acme/materials/old.csv", MATERIAL_FIELDS, [material("MAT-1", name="Old plug")])
+    ingest()
+    con = open_file(mira_home / "warehouse.duckdb")
+    try:   # the table as it was before the contract had the field
+        con.execute("CREATE OR REPLACE TABLE raw.materials AS SELECT * EXCLUDE (supplier) FROM raw.materials")
+        ensure_schema(con)
+        names = [r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'raw' "
+                                           "AND table_name = 'materials' ORDER BY column_index").fetchall()]
+    finally:
+        con.close()
+    contract = [n for n, _, _ in load_contract("materials").warehouse_columns]
+    assert names[:len(contract)] == contract and names[len(contract):][0] == "_source_file"
+    write_csv(landing / "acme/materials/new.csv", MATERIAL_FIELDS,
+              [material("MAT-2", supplier="Sanitair Dewulf"), material("MAT-1", name="Old plug", supplier="")])
+    report = ingest()
+    assert report.rows_loaded == 2 and not report.quarantined_by_rule
+    assert q(mira_home, "SELECT material_id, name, supplier FROM raw.materials ORDER BY 1") == [
+        ("MAT-1", "Old plug", None), ("MAT-2", "Wall plug 8x40 mm", "Sanitair Dewulf")]

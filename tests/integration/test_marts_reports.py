@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.ingest.load import ensure_schema
+from pipelines.ingest.schema import ensure_schema
 from pipelines.transform.project import dbt_env as _dbt_env
 from pipelines.warehouse import open_file
 from tests.conftest import point_at
@@ -33,7 +33,7 @@ DBT = Path(sys.executable).with_name("dbt")
 
 REPORTS = {
     "rpt_stock_on_hand", "rpt_reorder_suggestions", "rpt_days_of_cover", "rpt_stock_ageing",
-    "rpt_abc_xyz", "rpt_tool_custody", "rpt_tool_utilisation", "rpt_count_accuracy",
+    "rpt_abc_xyz", "rpt_tool_custody", "rpt_tool_utilisation", "rpt_count_accuracy", "rpt_slow_stock",
 }
 U1, U2, SK, V2 = "1" * 64, "2" * 64, "5" * 64, "9" * 64  # pseudonyms: two technicians, a storekeeper; t2's user
 
@@ -46,6 +46,7 @@ MATERIALS = [
     ("t1", "T2", "tool", "pcs", 300, 1, 1, 10),            # laser
     ("t2", "M1", "consumable", "pcs", 5, 10, 5, 20),       # same id, other tenant, own settings
 ]
+SUPPLIERS = {("t1", "M2"): "Elektro Groothandel Maes"}   # the rest name none
 LOCATIONS = [("t1", "W1", "warehouse"), ("t1", "V1", "van"), ("t1", "S1", "site"), ("t2", "W1", "warehouse")]
 USERS = [(U1, "t1", "technician"), (U2, "t1", "technician"), (SK, "t1", "storekeeper"), (V2, "t2", "foreman")]
 
@@ -121,7 +122,7 @@ CREATE SCHEMA marts;
 CREATE TABLE marts.dim_materials (tenant_id VARCHAR, material_id VARCHAR, sku VARCHAR,
     material_name VARCHAR, category VARCHAR, material_kind VARCHAR, unit VARCHAR,
     unit_cost DECIMAL(18,6), min_stock DECIMAL(18,6), reorder_qty DECIMAL(18,6),
-    lead_time_days INTEGER, is_in_catalogue BOOLEAN);
+    lead_time_days INTEGER, is_in_catalogue BOOLEAN, supplier VARCHAR);
 CREATE TABLE marts.dim_locations (tenant_id VARCHAR, location_id VARCHAR, location_name VARCHAR,
     location_kind VARCHAR);
 CREATE TABLE marts.dim_users (user_pseudonym VARCHAR, tenant_id VARCHAR, role VARCHAR);
@@ -175,8 +176,8 @@ def _build_fixture(home: Path) -> None:
         ensure_schema(con)          # empty raw tables: int_tenant_loads reads them
         con.execute(FIXTURE_SQL)
         con.executemany(
-            "INSERT INTO marts.dim_materials VALUES (?, ?, ?, ?, 'test', ?, ?, ?, ?, ?, ?, true)",
-            [(t, m, f"SKU-{m}", f"Article {m}", kind, unit, cost, mn, rq, lt)
+            "INSERT INTO marts.dim_materials VALUES (?, ?, ?, ?, 'test', ?, ?, ?, ?, ?, ?, true, ?)",
+            [(t, m, f"SKU-{m}", f"Article {m}", kind, unit, cost, mn, rq, lt, SUPPLIERS.get((t, m)))
              for t, m, kind, unit, cost, mn, rq, lt in MATERIALS])
         con.executemany("INSERT INTO marts.dim_locations VALUES (?, ?, ?, ?)",
                         [(t, loc, f"Place {loc}", kind) for t, loc, kind in LOCATIONS])
@@ -282,17 +283,36 @@ def test_days_of_cover_from_recent_use(built):
 def test_reorder_suggestions_follow_the_erpnext_rule(built):
     got = _by_key(built, "rpt_reorder_suggestions", ["tenant_id", "location_id", "material_id"],
                   ["safety_stock", "lead_time_days", "reorder_level", "is_below_minimum",
-                   "is_below_reorder_level", "suggested_order_qty"])
+                   "is_below_reorder_level", "suggested_order_qty", "supplier"])
     assert got == {
         # 122 / 90 * 5 + 50 = 56.777778; 123 on hand: nothing to order
-        ("t1", "W1", "M1"): (D(50), 5, D("56.777778"), False, False, D(0)),
-        # 450 / 82 * 10 + 100 = 154.878049; 60 on hand: short 94.88 -> 95, less than the usual 500
-        ("t1", "W1", "M2"): (D(100), 10, D("154.878049"), True, True, D(500)),
+        ("t1", "W1", "M1"): (D(50), 5, D("56.777778"), False, False, D(0), None),
+        # 450 / 82 * 10 + 100 = 154.878049; 60 on hand: short 94.88 -> 95, less than the usual 500;
+        # bought from the catalogue's supplier (the purchase proposal groups by it)
+        ("t1", "W1", "M2"): (D(100), 10, D("154.878049"), True, True, D(500), "Elektro Groothandel Maes"),
         # no minimum, no lead time: reorder level 0
-        ("t1", "W1", "M3"): (D(0), 0, D(0), False, False, D(0)),
+        ("t1", "W1", "M3"): (D(0), 0, D(0), False, False, D(0), None),
         # 1.2 * 20 + 10 = 34; 2 on hand: short 32, more than the usual 5
-        ("t2", "W1", "M1"): (D(10), 20, D(34), True, True, D(32)),
+        ("t2", "W1", "M1"): (D(10), 20, D(34), True, True, D(32), None),
     }  # vans, sites and tools get no purchase suggestions
+
+
+def test_slow_stock_counts_days_since_the_materials_last_issue(built):
+    got = _by_key(built, "rpt_slow_stock", ["tenant_id", "location_id", "material_id"],
+                  ["as_of_date", "quantity_on_hand", "value_on_hand", "last_issue_date", "first_movement_date",
+                   "days_without_issue"])
+    assert got == {
+        # M1's last issue anywhere: 06-20 (W1; the van's 06-12 is older): 10 days to 06-30, for the
+        # van's stock too (per material); first moved 2025-05-01
+        ("t1", "W1", "M1"): (date(2026, 6, 30), D(123), D(246), date(2026, 6, 20), date(2025, 5, 1), 10),
+        ("t1", "V1", "M1"): (date(2026, 6, 30), D(24), D(48), date(2026, 6, 20), date(2025, 5, 1), 10),
+        ("t1", "W1", "M2"): (date(2026, 6, 30), D(60), D(90), date(2026, 6, 30), date(2026, 4, 10), 0),
+        # the pipe's issue on the site (06-16) counts for the warehouse's pipes as well
+        ("t1", "W1", "M3"): (date(2026, 6, 30), D(10), D(100), date(2026, 6, 16), date(2025, 12, 1), 14),
+        ("t1", "S1", "M3"): (date(2026, 6, 30), D(4), D(40), date(2026, 6, 16), date(2025, 12, 1), 14),
+        # t2's own as-of day
+        ("t2", "W1", "M1"): (date(2026, 5, 15), D(2), D(10), date(2026, 5, 15), date(2026, 5, 1), 0),
+    }  # tools (T1, T2 on hand at W1) are never issued: left out
 
 
 def test_stock_ageing_bands_fifo(built):

@@ -199,7 +199,7 @@ def test_values_beyond_the_contract_are_quarantined_under_their_rule(mira_home, 
 
 def test_a_warehouse_from_before_keeps_no_column_that_would_round(mira_home, landing):
     """raw.* made when decimals had 4 places is widened before new rows are cast into it."""
-    from pipelines.ingest.load import ensure_schema
+    from pipelines.ingest.schema import ensure_schema
 
     con = open_file(mira_home / "warehouse.duckdb")
     try:

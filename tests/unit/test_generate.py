@@ -324,6 +324,12 @@ def test_materials_and_projects_look_real(run):
     assert per.min() >= 80 and per.max() <= 300
     assert mats["sku"].str.contains(r"^[A-Z]{3}-\d{5}$").all()
     assert mats.group_by("_tenant").agg(pl.col("kind").n_unique())["kind"].min() == 3
+    # most articles name their usual supplier (the purchase proposal groups by it), a few none;
+    # a tenant buys a category from one or two wholesalers
+    known = mats.group_by("_tenant").agg(pl.col("supplier").is_not_null().mean().alias("share"))["share"]
+    assert known.min() > 0.8 and known.max() < 1.0
+    per_category = mats.drop_nulls("supplier").group_by("_tenant", "category").agg(pl.col("supplier").n_unique())
+    assert per_category["supplier"].max() <= 2 and mats["supplier"].drop_nulls().n_unique() > 5
     projs = read(out, "projects")
     assert projs["project_id"].str.contains(r"^PRJ-\d{4}$").all()
     done = projs.filter(pl.col("status").is_in(["completed", "cancelled"]))

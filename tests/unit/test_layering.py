@@ -7,6 +7,8 @@
 - only `pipelines/accounts/` opens accounts.db;
 - `dashboards/` imports from `pipelines` only the serving files' module, the rollups'
   definitions, accounts (the login) and settings;
+- of `pipelines`, only the mail stage (`pipelines/mail/`, downstream of the dashboards) imports
+  the dashboards' code, and only `dashboards.mail`, which writes the mails;
 - nothing outside `pipelines/cli/` imports `pipelines.cli`;
 - every module is under 400 lines.
 Each rule is also run on a small made-up tree that breaks it, so a checker that finds nothing
@@ -26,6 +28,7 @@ DAGSTER_DEFINERS = {"asset", "multi_asset", "dbt_assets", "asset_check", "sensor
                     "op", "schedule", "define_asset_job", "ScheduleDefinition"}
 DASHBOARD_MAY_IMPORT = ("pipelines.serving.files", "pipelines.serving.rollups", "pipelines.accounts",
                         "pipelines.settings")
+MAIL_STAGE, MAIL_CONTENT = "pipelines.mail", "dashboards.mail"
 VAULT_TABLES = ("identities", "tenant_keys", "tombstones", "requests", "restrictions", "serving_keys")
 MAX_LINES = 400
 
@@ -120,6 +123,9 @@ def violations(sources: dict[str, str]) -> list[str]:
             if _in(name, "dashboards") and dep.startswith("pipelines") and \
                     not any(_in(dep, allowed) for allowed in DASHBOARD_MAY_IMPORT):
                 found.append(f"{name} imports {dep}: dashboards may import only {', '.join(DASHBOARD_MAY_IMPORT)}")
+            if _in(name, "pipelines") and _in(dep, "dashboards") and not (_in(name, MAIL_STAGE) and dep == MAIL_CONTENT):
+                found.append(f"{name} imports {dep}: of pipelines only {MAIL_STAGE} imports the dashboards, "
+                             f"and only {MAIL_CONTENT}")
         if not _in(name, "pipelines.vault"):
             found += [f"{name} {what}" for what in _vault_access(tree)]
         if not _in(name, "pipelines.accounts"):
@@ -197,6 +203,9 @@ BASE = {
     "pipelines.cli.app": "from pipelines.serving import assets\n",
     "dashboards": "",
     "dashboards.data": "from pipelines.serving import files\n",
+    "dashboards.mail": "from dashboards import data\n",
+    "pipelines.mail": "",
+    "pipelines.mail.send": "def later():\n    from dashboards import mail\n",
 }
 
 
@@ -211,6 +220,8 @@ BASE = {
     ("pipelines.serving.files", "def f(s):\n    return s.vault_path\n", "uses .vault_path"),
     ("pipelines.serving.files", "from pipelines import keys\nK = keys.file_key('vault')\n", "derives the vault's key"),
     ("pipelines.serving.files", "import sqlite3\n", "imports sqlite3"),
+    ("pipelines.serving.files", "def later():\n    from dashboards import mail\n", "only pipelines.mail imports"),
+    ("pipelines.mail.send", "from dashboards import data\n", "only pipelines.mail imports the dashboards"),
     ("pipelines.serving.files", "X = 1\n" * MAX_LINES, "lines (keep modules under"),
 ])
 def test_a_forbidden_import_or_access_is_reported(module, source, expected):

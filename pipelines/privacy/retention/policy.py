@@ -148,9 +148,12 @@ def old_alert_lines(settings: Settings, cutoff: datetime) -> int:
     return n
 
 
-def processed_landing_files(settings: Settings, policy: Policy) -> list[Path]:
+def processed_landing_files(settings: Settings, policy: Policy) -> list:
     """Landing files the manifest processed (loaded, rejected or duplicate) in exactly their current
-    form (same size and mtime), both processed and last changed before the cutoff."""
+    form (same size and mtime), both processed and last changed before the cutoff. In a Blob
+    Storage landing: the blobs' names (relative to the prefix), the same rule by ETag."""
+    if settings.landing_url:
+        return _processed_landing_blobs(settings, policy)
     if not (settings.warehouse_path.exists() and settings.landing.is_dir()):
         return []
     with connect(settings=settings, read_only=True) as con:
@@ -175,6 +178,29 @@ def processed_landing_files(settings: Settings, policy: Policy) -> list[Path]:
             continue
         if path.is_file() and st.st_size == size and st.st_mtime_ns == mtime_ns and mtime_ns < limit_ns:
             due.append(path)
+    return due
+
+
+def _processed_landing_blobs(settings: Settings, policy: Policy) -> list[str]:
+    from pipelines.ingest.blobs import BlobLanding
+
+    if not settings.warehouse_path.exists():
+        return []
+    with connect(settings=settings, read_only=True) as con:
+        if not has_table(con, "audit", "files") or not con.execute(
+                "SELECT count(*) FROM duckdb_columns() WHERE schema_name = 'audit' AND table_name = 'files' "
+                "AND column_name = 'etag'").fetchone()[0]:
+            return []
+        rows = {p: (st, e, at) for p, st, e, at in con.execute("""
+            SELECT file_path, arg_max(status, ingested_at), arg_max(etag, ingested_at), max(ingested_at)
+            FROM audit.files GROUP BY file_path""").fetchall()}
+    limit_ns = int(policy.log_cutoff.timestamp() * 1e9)
+    due = []
+    for f in BlobLanding(settings).discover():
+        status, etag, ingested = rows.get(f.rel, (None, None, None))
+        if (status in PROCESSED and ingested is not None and ingested < policy.log_cutoff and etag == f.etag
+                and f.mtime_ns < limit_ns):
+            due.append(f.rel)
     return due
 
 
@@ -246,7 +272,11 @@ def purge_aged(settings: Settings | None = None, as_of: date | None = None, inst
         with connect(settings=settings) as con:
             counts["quarantine_rows_deleted"] = quarantine_old(con, policy.log_cutoff, delete=True)
     deleted = 0
-    for p in processed_landing_files(settings, policy):
+    if settings.landing_url:
+        from pipelines.ingest.blobs import BlobLanding
+
+        deleted = BlobLanding(settings).delete(processed_landing_files(settings, policy))
+    for p in ([] if settings.landing_url else processed_landing_files(settings, policy)):
         p.unlink(missing_ok=True)
         deleted += 1
     counts["landing_files_deleted"] = deleted

@@ -2,7 +2,7 @@
 
 - A tenant whose subscription ended more than MIRA_TENANT_RETENTION_DAYS (90) before the as-of
   date is *retired*: its rows in every table of the warehouse, the vault and the analyst snapshot,
-  its serving file, its landing folder, its dashboard accounts, its rows in every backup, the
+  its serving file, its landing folder (or its blobs), its dashboard accounts, its rows in every backup, the
   Dagster runs that ingested its files (their event logs name them) and any mention of its id or
   name in the text logs: gone. It is first added to the retired list (retired.py, tokens only), so
   its files are never ingested again and a restored backup is purged again.
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pipelines import keys
 from pipelines.accounts import tenants as account_tenants
+from pipelines.ingest.blobs import BlobLanding
 from pipelines.ingest.retired import RetiredTenants
 from pipelines.privacy import dbcopy
 from pipelines.privacy.retention.policy import RUN_ID, Policy, delete_runs, has_table
@@ -129,7 +130,9 @@ def present_tenants(settings: Settings) -> set[str]:
         with connect(path, settings=settings, read_only=True, key=keys.file_key(purpose, settings=settings)) as con:
             found |= dbcopy.distinct_tenants(con, _catalog(con))
     found |= _keyring_tenants(settings)
-    if settings.landing.is_dir():
+    if settings.landing_url:
+        found |= {t for t in BlobLanding(settings).tenants() if not t.startswith(".")}
+    elif settings.landing.is_dir():
         found |= {p.name for p in settings.landing.iterdir() if p.is_dir() and not p.name.startswith(".")}
     found |= set(_serving_tenant_files(settings))
     found |= account_tenants.tenants_with_accounts(settings)
@@ -146,9 +149,12 @@ def tenant_presence(settings: Settings, tenants: list[str]) -> Counter:
     for path, place, key in places:
         with connect(path, settings=settings, read_only=True, key=key) as con:
             c[f"tenant_rows.{place}"] += dbcopy.count_tenant_rows(con, _catalog(con), tenants)
+    blobs = BlobLanding(settings) if settings.landing_url else None
     for t in tenants:
         folder = settings.landing / t
-        if folder.is_dir():
+        if blobs:
+            c["tenant_files.landing"] += len(blobs.names_of_tenant(t))
+        elif folder.is_dir():
             c["tenant_files.landing"] += sum(1 for p in folder.rglob("*") if p.is_file())
         c["tenant_files.serving"] += len(_serving_tenant_files(settings).get(t, []))
     c["tenant_keyring_entries"] += len(_keyring_tenants(settings) & set(tenants))
@@ -212,9 +218,12 @@ def purge_tenants(settings: Settings, tenants: list[str], names: dict[str, str] 
     needles = [t for t in tenants] + [names[t] for t in tenants if names.get(t)]
     counts["log_files_redacted"] += _redact(
         [settings.log_dir, settings.gx_dir, settings.dagster_home / "storage"], needles)
+    blobs = BlobLanding(settings) if settings.landing_url else None
     for t in tenants:
         folder = settings.landing / t
-        if folder.is_dir() and not folder.is_symlink():
+        if blobs:     # the tenant's folder in the landing container: every blob of it
+            counts["tenant_files.landing"] += blobs.delete(blobs.names_of_tenant(t))
+        elif folder.is_dir() and not folder.is_symlink():
             counts["tenant_files.landing"] += sum(1 for p in folder.rglob("*") if p.is_file())
             shutil.rmtree(folder)
         for p in _serving_tenant_files(settings).get(t, []):

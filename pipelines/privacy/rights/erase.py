@@ -8,8 +8,8 @@ without its tombstone:
    every JSON column (quarantined rows) re-keyed from the pseudonym to the token; raw row hashes
    recomputed, so a replayed file merges onto the re-keyed rows unchanged. Nothing is deleted
    or summed differently, so every total stays identical.
-3. landing: the tenant's files purged of the person (landing.py), manifest records updated so
-   they are not taken for changed files.
+3. landing: the tenant's files (or blobs) purged of the person (landing.py), manifest records
+   updated so they are not taken for changed files.
 4. vault, one transaction: identity, restriction, and the user id and values of this person's
    requests deleted; earlier exports under MIRA_HOME/exports removed.
 5. the published files rebuilt (requests.execute, outside the session).
@@ -64,7 +64,7 @@ def erase(req: Request, con: Con, settings: Settings, log: Log) -> bool:
             identity = vault_requests.identity(con, tenant, p) or {}
             subject = Subject(req.user_id, token).with_values(
                 [identity.get("first_name")], [identity.get("last_name")], [identity.get("email")])
-            rewritten = purge_landing(settings.landing, tenant, subject)
+            rewritten = purge_landing(settings.landing_url or settings.landing, tenant, subject, settings=settings)
             update_manifest(con, rewritten)
             req.add({"landing.files": len(rewritten), "landing.rows_dropped": sum(r.rows_dropped for r in rewritten),
                      "landing.values_replaced": sum(r.values_replaced for r in rewritten)})

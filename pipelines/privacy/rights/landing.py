@@ -7,6 +7,11 @@ free-text fields (notes, never loaded, but written by staff who name colleagues)
 person's email, user id and names. Each file is written beside the original and renamed over it
 (atomic), in its own format; a file that cannot be parsed is purged as text.
 
+In a Blob Storage landing (MIRA_LANDING=az://...) the tenant's blobs are downloaded into the
+ingestion's private folder (pipelines/ingest/blobs.py), purged there the same way, and uploaded
+over the original only if it is still the version read (its ETag); a blob changed meanwhile fails
+the step, which the request's re-run does again.
+
 Re-ingesting a purged file changes nothing: a token found in a landing file maps to itself at
 ingestion (the tombstone), so the rows merge onto the re-keyed ones unchanged.
 """
@@ -19,11 +24,14 @@ import io
 import json
 import os
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipelines.contracts import ENTITIES, Contract, load_contract
+from pipelines.ingest.blobs import BlobLanding, LandingUnavailable
 from pipelines.ingest.discover import discover
+from pipelines.settings import BLOB_SCHEME, get_settings
 from pipelines.warehouse import fsync
 
 REDACTED = "[redacted]"
@@ -67,6 +75,7 @@ class Rewritten:
     content_hash: str
     rows_dropped: int
     values_replaced: int
+    etag: str | None = None     # a blob's new ETag (None for a file of a landing folder)
 
 
 class _Plan:
@@ -230,8 +239,11 @@ def _known_values(files, contracts: dict[str, Contract], subject: Subject) -> Su
     return subject.with_values(firsts, lasts, emails)
 
 
-def purge_landing(landing: Path, tenant_id: str, subject: Subject) -> list[Rewritten]:
-    """Rewrite every file of the tenant that holds the subject; returns what was rewritten."""
+def purge_landing(landing: Path | str, tenant_id: str, subject: Subject, settings=None) -> list[Rewritten]:
+    """Rewrite every file of the tenant that holds the subject; returns what was rewritten.
+    `landing`: a folder, or an az:// URL (reached with `settings`' Azure access)."""
+    if str(landing).startswith(BLOB_SCHEME):
+        return _purge_blobs(BlobLanding(settings or get_settings(), str(landing)), tenant_id, subject)
     landing = Path(landing)
     done: list[Rewritten] = []
     contracts = {e: load_contract(e) for e in ENTITIES}
@@ -251,6 +263,26 @@ def purge_landing(landing: Path, tenant_id: str, subject: Subject) -> list[Rewri
         fsync(f.path.parent)
         st = f.path.stat()
         done.append(Rewritten(f.rel, st.st_size, st.st_mtime_ns, _sha256(f.path), dropped, replaced))
+    return done
+
+
+def _purge_blobs(source: BlobLanding, tenant_id: str, subject: Subject) -> list[Rewritten]:
+    done: list[Rewritten] = []
+    contracts = {e: load_contract(e) for e in ENTITIES}
+    with source.session(f"erase-{uuid.uuid4().hex}"):
+        files = [f for f in source.discover() if f.tenant_id == tenant_id]
+        changed = [f.rel for f in files if not source.fetch(f)]
+        if changed:
+            raise LandingUnavailable("a landing blob changed while it was read for the erasure; run the request again")
+        subject = _known_values(files, contracts, subject)
+        for f in files:
+            plan = _Plan(contracts.get(f.entity) if not f.problem else None, subject)
+            tmp = f.path.with_name(f.path.name + ".purge")
+            dropped, replaced = _purge_file(f.path, f.fmt if not f.problem else None, tmp, plan)
+            if not (dropped or replaced):
+                continue
+            etag, mtime_ns = source.replace(f, tmp)
+            done.append(Rewritten(f.rel, tmp.stat().st_size, mtime_ns, _sha256(tmp), dropped, replaced, etag))
     return done
 
 

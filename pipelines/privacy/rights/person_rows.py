@@ -120,6 +120,8 @@ def update_manifest(con: Con, rewritten) -> int:
         for r in rewritten:
             n += con.execute("UPDATE audit.files SET size_bytes = ?, mtime_ns = ?, content_hash = ? "
                              "WHERE file_path = ?", [r.size, r.mtime_ns, r.content_hash, r.rel]).fetchone()[0]
+            if getattr(r, "etag", None):   # a purged blob: known by its new ETag (the column exists: blobs were ingested)
+                con.execute("UPDATE audit.files SET etag = ? WHERE file_path = ?", [r.etag, r.rel])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

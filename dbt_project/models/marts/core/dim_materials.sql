@@ -23,7 +23,7 @@ not_yet_in_catalogue as (
 unioned as (
     select
         tenant_id, material_id, sku, material_name, category, material_kind, unit,
-        unit_cost, min_stock, reorder_qty, lead_time_days,
+        unit_cost, min_stock, reorder_qty, lead_time_days, supplier,
         true as is_in_catalogue
     from catalogue
 
@@ -31,7 +31,7 @@ unioned as (
 
     select
         tenant_id, material_id, null, null, null, null, null,
-        null, null, null, null,
+        null, null, null, null, null,
         false
     from not_yet_in_catalogue
 )
@@ -48,5 +48,6 @@ select
     {{ dbt.cast('min_stock', type_quantity()) }}         as min_stock,
     {{ dbt.cast('reorder_qty', type_quantity()) }}       as reorder_qty,
     {{ dbt.cast('lead_time_days', dbt.type_int()) }}     as lead_time_days,
+    {{ dbt.cast('supplier', dbt.type_string()) }}        as supplier,
     {{ dbt.cast('is_in_catalogue', dbt.type_boolean()) }} as is_in_catalogue
 from unioned

@@ -26,6 +26,8 @@
   of drills is a custody question (rpt_tool_custody), not a purchase. Materials known only
   from movements (not in the catalogue yet) have no minimum or lead time and are left out too.
   Average use is rpt_days_of_cover's (net issues, scrap and transfers out over the window).
+  The catalogue's supplier rides along: the Stock page turns the suggestions into a purchase
+  proposal per supplier.
 #}
 {%- set max_cover_days = var('mira_reorder_max_cover_days', 180) | int %}
 {{ config(**tenant_incremental()) }}
@@ -42,7 +44,7 @@ warehouses as (
 ),
 
 materials as (
-    select tenant_id, material_id, min_stock, reorder_qty, lead_time_days
+    select tenant_id, material_id, min_stock, reorder_qty, lead_time_days, supplier
     from {{ tenant_ref('dim_materials') }}
     where is_in_catalogue and material_kind <> 'tool'
 ),
@@ -56,6 +58,7 @@ levels as (
         cover.quantity_on_hand,
         mat.min_stock,
         mat.reorder_qty,
+        mat.supplier,
         coalesce(mat.lead_time_days, 0) as lead_time_days,
         coalesce(mat.min_stock, 0) as safety_stock,
         cover.avg_daily_use,
@@ -99,5 +102,6 @@ select
     {{ dbt.cast('reorder_qty', type_amount()) }}                      as reorder_qty,
     {{ dbt.cast('coalesce(is_below_minimum, false)', dbt.type_boolean()) }} as is_below_minimum,
     {{ dbt.cast('is_below_reorder_level', dbt.type_boolean()) }}      as is_below_reorder_level,
-    {{ dbt.cast('suggested_order_qty', type_amount()) }}              as suggested_order_qty
+    {{ dbt.cast('suggested_order_qty', type_amount()) }}              as suggested_order_qty,
+    {{ dbt.cast('supplier', dbt.type_string()) }}                     as supplier
 from suggested
