@@ -15,6 +15,9 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 # The variable that hands dbt the warehouse key (the DBT_ENV_SECRET_ prefix makes dbt scrub its
 # value from logs and output); set by pipelines.transform, read by its dbt-duckdb plugin.
 DBT_WAREHOUSE_KEY_VAR = "DBT_ENV_SECRET_MIRA_WAREHOUSE_KEY"
+# The engines dbt can build the marts on (MIRA_ENGINE): DuckDB in one process (the default), or
+# Spark (dbt-spark) when the data outgrows one machine.
+ENGINES = ("duckdb", "spark")
 # Schedules run on the customers' clock (Belgium): a nightly build at 02:00 local time.
 TIMEZONE = "Europe/Brussels"
 # MIRA_LANDING may name a Blob Storage container instead of a folder: az://<container>/<prefix>.
@@ -55,6 +58,13 @@ class Settings:
     oidc_tenant_claim: str = "mira_tenant"
     # Never printed: repr=False keeps the key out of any log line that shows the settings.
     master_key: str | None = field(default=None, repr=False)
+    # The engine dbt builds the marts on (ENGINES), and for Spark: where the raw layer is written
+    # as Parquet (the lake: a local folder here, abfss:// on Azure) and the Spark master of a
+    # session run (`local[2]` on one machine; production connects to a cluster instead, README).
+    engine: str = "duckdb"
+    lake_setting: str = ""          # MIRA_LAKE as given; `lake` below resolves the default
+    spark_master: str = "local[2]"
+    spark_driver_memory: str = "2g"  # the JVM's heap of a session run (the executors' too in local mode)
     # MIRA_LANDING=az://<container>/<prefix>: the landing is that container, reached with `azure`;
     # an append blob modified less than `landing_settle_seconds` ago is still being written.
     landing_url: str | None = None
@@ -74,6 +84,20 @@ class Settings:
     serving_dir = property(lambda self: self.home / "serving")
     backup_dir = property(lambda self: self.home / "backups")
     secrets_dir = property(lambda self: self.home / "secrets")
+    # Spark's own files under MIRA_HOME: its warehouse folder (the marts as Parquet tables) and its
+    # metastore (which tables exist); both only when the engine is spark.
+    spark_dir = property(lambda self: self.home / "spark")
+    spark_warehouse = property(lambda self: self.home / "spark" / "warehouse")
+
+    @property
+    def lake(self) -> str:
+        """Where the raw layer goes as Parquet for Spark: MIRA_LAKE (a folder, or abfss://... on
+        Azure), by default `lake/` under MIRA_HOME."""
+        return self.lake_setting or str(self.home / "lake")
+
+    @property
+    def lake_is_local(self) -> bool:
+        return "://" not in self.lake
 
 
 SMTP_SECURITY = ("starttls", "ssl", "none")
@@ -108,6 +132,12 @@ def get_settings() -> Settings:
     landing_url = raw_landing if raw_landing.startswith(BLOB_SCHEME) else None
     landing = Path(raw_landing if raw_landing and not landing_url else home / "landing").expanduser().resolve()
     env = os.environ.get
+    engine = (os.environ.get("MIRA_ENGINE") or "duckdb").strip().lower()
+    if engine not in ENGINES:
+        raise ValueError(f"MIRA_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
+    lake = os.environ.get("MIRA_LAKE") or ""
+    if lake and "://" not in lake:
+        lake = str(Path(lake).expanduser().resolve())
     return Settings(
         home=home,
         landing=landing,
@@ -130,6 +160,10 @@ def get_settings() -> Settings:
         master_key=os.environ.get("MIRA_MASTER_KEY") or None,
         oidc_role_claim=os.environ.get("MIRA_OIDC_ROLE_CLAIM", "mira_role"),
         oidc_tenant_claim=os.environ.get("MIRA_OIDC_TENANT_CLAIM", "mira_tenant"),
+        engine=engine,
+        lake_setting=lake,
+        spark_master=os.environ.get("MIRA_SPARK_MASTER", "local[2]"),
+        spark_driver_memory=os.environ.get("MIRA_SPARK_DRIVER_MEMORY", "2g"),
         smtp=_smtp(),
         dashboard_url=os.environ.get("MIRA_DASHBOARD_URL", "http://127.0.0.1:8501").rstrip("/"),
     )

@@ -16,3 +16,8 @@
 {% macro duckdb__local_date(timestamp_tz, tz) -%}
     {{ dbt.cast("timezone('" ~ tz ~ "', " ~ timestamp_tz ~ ")", "date") }}
 {%- endmacro %}
+
+{# Spark's timestamp is an instant; from_utc_timestamp gives its wall-clock time in the zone. #}
+{% macro spark__local_date(timestamp_tz, tz) -%}
+    to_date(from_utc_timestamp({{ timestamp_tz }}, '{{ tz }}'))
+{%- endmacro %}

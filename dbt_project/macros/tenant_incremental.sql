@@ -30,21 +30,37 @@
         'unique_key': ['tenant_id'],
         'touched_partitions': 'tenants_touched',
         'on_schema_change': 'fail',
+        'partition_by': mira_partition_by(),
         'post_hook': '{{ tenant_builds_record() }}',
     }) }}
 {%- endmacro %}
 
 {% macro tenant_builds_relation() -%}
-    {{ api.Relation.create(database=target.database, schema='intermediate', identifier='tenant_builds') }}
+    {#- Spark has schemas only: no database in its target -#}
+    {{ api.Relation.create(database=target.database if target.database is defined else none,
+                           schema='intermediate', identifier='tenant_builds') }}
 {%- endmacro %}
 
-{# The version of the dbt project this build runs (pipelines/transform/plugin.py writes it). #}
+{# The version of the dbt project this build runs: on DuckDB pipelines/transform/plugin.py writes it
+   into the in-memory catalog; on Spark pipelines/transform/project.py hands it over in a variable. #}
 {% macro mira_project_version() -%}
+    {{ return(adapter.dispatch('mira_project_version', 'mira')()) }}
+{%- endmacro %}
+
+{% macro default__mira_project_version() -%}
     (select version from memory.main.mira_project)
+{%- endmacro %}
+
+{% macro spark__mira_project_version() -%}
+    '{{ env_var('MIRA_DBT_PROJECT_VERSION') }}'
 {%- endmacro %}
 
 {# on-run-start: the record exists before any model reads it. #}
 {% macro tenant_builds_create() -%}
+    {{ return(adapter.dispatch('tenant_builds_create', 'mira')()) }}
+{%- endmacro %}
+
+{% macro default__tenant_builds_create() -%}
     create schema if not exists {{ target.database }}.intermediate;
     create table if not exists {{ tenant_builds_relation() }} (
         model_name varchar not null,
@@ -99,6 +115,10 @@
 
 {# post-hook: every tenant is now built from its current loads under this project version. #}
 {% macro tenant_builds_record() -%}
+    {{ return(adapter.dispatch('tenant_builds_record', 'mira')()) }}
+{%- endmacro %}
+
+{% macro default__tenant_builds_record() -%}
     delete from {{ tenant_builds_relation() }} where model_name = '{{ this.identifier }}';
     insert into {{ tenant_builds_relation() }}
     select '{{ this.identifier }}', tenant_id, row_count, loaded_at, {{ mira_project_version() }}

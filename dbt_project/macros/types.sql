@@ -52,3 +52,23 @@
 {% macro default__type_timestamp_tz() -%}
     timestamp with time zone
 {%- endmacro %}
+
+{# Spark has one timestamp type, an instant shown in the session's time zone (UTC in profiles.yml). #}
+{% macro spark__type_timestamp_tz() -%}
+    timestamp
+{%- endmacro %}
+
+{# a / b as DuckDB divides: in double precision (DOUBLE is what DuckDB gives for a division of
+   decimals or integers), so the shares and averages of the marts come out the same on every
+   engine. Spark divides decimals in decimal, cutting the scale to 6 digits: it is handed doubles. #}
+{% macro mira_divide(a, b) -%}
+    {{ return(adapter.dispatch('mira_divide', 'mira')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__mira_divide(a, b) -%}
+    ({{ a }}) / ({{ b }})
+{%- endmacro %}
+
+{% macro spark__mira_divide(a, b) -%}
+    (cast({{ a }} as double) / cast({{ b }} as double))
+{%- endmacro %}

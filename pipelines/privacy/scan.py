@@ -4,7 +4,9 @@ Given the identities the vault knows (user ids, emails, names), it searches
 - every DuckDB file (decrypted, by SQL over every text column, so compression cannot hide a
   value) and its raw bytes (WAL, free blocks);
 - every other file: logs, dbt artefacts, Great Expectations results, the Dagster instance
-  (run and event-log databases, compute logs), Parquet and CSV exports, accounts, backups' bytes.
+  (run and event-log databases, compute logs), Parquet and CSV exports, accounts, backups' bytes;
+- with the Spark engine, the lake (MIRA_LAKE: raw tables as Parquet, under MIRA_HOME by default,
+  scanned as well when it is a folder elsewhere) and Spark's marts and metastore under the home.
 Emails and user ids are searched as substrings anywhere; names as "first last" substrings and, in
 tables, as exact cell values (a single first name is too short to search inside free text).
 
@@ -118,6 +120,16 @@ def _is_duckdb(path: Path) -> bool:
     return head[8:12] == DUCKDB_MAGIC
 
 
+def _walk(settings: Settings):
+    """os.walk of MIRA_HOME, then of the lake (MIRA_LAKE, the Spark engine's raw layer as Parquet)
+    when it is a folder outside the home; each entry with the label of its root (None: the home).
+    A lake in object storage (abfss://) is scanned where it lives, with the storage's own tools."""
+    yield from ((*entry, None) for entry in os.walk(settings.home))
+    lake = Path(settings.lake) if settings.lake_is_local else None
+    if lake is not None and lake.is_dir() and not lake.resolve().is_relative_to(settings.home.resolve()):
+        yield from ((*entry, "lake") for entry in os.walk(lake))
+
+
 def scan_home(settings: Settings | None = None, people: list[Person] | None = None,
               key_for=None) -> tuple[list[Hit], int]:
     """Scan every file under MIRA_HOME outside the vault; returns (hits, files scanned).
@@ -131,14 +143,14 @@ def scan_home(settings: Settings | None = None, people: list[Person] | None = No
     key_for = key_for or _serving_keys(settings)
     hits: list[Hit] = []
     scanned = 0
-    for folder, dirs, files in os.walk(home):
-        rel_folder = Path(folder).relative_to(home)
-        if rel_folder.parts and rel_folder.parts[0] in SKIPPED_DIRS:
+    for folder, dirs, files, label in _walk(settings):
+        rel_folder = Path(folder).relative_to(home) if label is None else None
+        if rel_folder is not None and rel_folder.parts and rel_folder.parts[0] in SKIPPED_DIRS:
             dirs[:] = []
             continue
         for name in sorted(files):
             path = Path(folder) / name
-            rel = str(path.relative_to(home))
+            rel = str(path.relative_to(home)) if label is None else f"{label}/{path.relative_to(settings.lake)}"
             if names.is_vault_file(path):
                 continue
             scanned += 1

@@ -64,7 +64,7 @@ def dbt_assets_def():
         """Build the staging views and marts; dbt tests report as asset checks."""
         from dagster_dbt.asset_utils import get_manifest_and_translator_from_dbt_assets
 
-        from pipelines.transform import runner
+        from pipelines.transform import lake, runner
 
         settings = get_settings()
         manifest, translator, _ = get_manifest_and_translator_from_dbt_assets([context.assets_def])
@@ -84,11 +84,15 @@ def dbt_assets_def():
         # Run artifacts under MIRA_HOME (one folder, replaced each run), not piling up in the repo.
         target = settings.home / "dbt" / "target"
         seed_parse(target)
+        if settings.engine == "spark":   # Spark reads the raw layer from the lake (transform/lake.py)
+            lake.export_raw(settings)
         ok, results, outcome = runner.invoke(args, target, settings.log_dir / "dbt", dbt_env(settings.home),
                                              on_event=finished, project_dir=folder)
         yield from runner.dagster_events(results, manifest, translator, context, target)
         if not ok:
             raise runner.DbtStepFailed(runner.failure_summary(outcome))
+        if settings.engine == "spark":   # the marts back into the warehouse, for publishing
+            lake.import_marts(settings, target / "manifest.json")
 
     return mira_dbt_assets
 

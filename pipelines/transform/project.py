@@ -43,15 +43,32 @@ PARSE_FILE = "partial_parse.msgpack"
 
 def dbt_env(home: Path) -> dict[str, str]:
     """MIRA_HOME made absolute (dbt runs in the project folder), the memory limit, and the
-    warehouse key derived for that home."""
+    warehouse key derived for that home; on Spark also the engine (profiles.yml picks its output
+    by it), Spark's folders under the home, the lake and the project's version (the DuckDB
+    plugin computes that one itself)."""
     home = Path(home).resolve()
     settings = replace(get_settings(), home=home)
-    return {
+    env = {
         "MIRA_HOME": str(home),
         "MIRA_MEMORY_LIMIT": settings.memory_limit,
         WAREHOUSE_KEY_VAR: keys.file_key("warehouse", settings=settings),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "MIRA_ENGINE": settings.engine,
     }
+    if settings.engine == "spark":
+        from pipelines.transform.plugin import project_version
+
+        env.update({
+            "MIRA_LAKE": settings.lake,
+            "MIRA_SPARK_MASTER": settings.spark_master,
+            "MIRA_SPARK_DRIVER_MEMORY": settings.spark_driver_memory,
+            "MIRA_THREADS": str(settings.threads),
+            "MIRA_SPARK_WAREHOUSE": str(settings.spark_warehouse),
+            "MIRA_SPARK_METASTORE": str(settings.spark_dir / "metastore"),
+            "MIRA_DBT_PROJECT_VERSION": project_version(),
+            "SPARK_CONF_DIR": str(DBT_PROJECT_DIR / "spark"),
+        })
+    return env
 
 
 def seed_parse(target: Path) -> None:
@@ -135,6 +152,11 @@ def run_dbt_build(home: Path, *, select: str | None = None, full_refresh: bool =
     ]
     if select:
         args += ["--select", select]
+    spark = get_settings().engine == "spark"
+    if spark:
+        from pipelines.transform import lake
+
+        lake.export_raw(replace(get_settings(), home=home))
     completed = subprocess.run(
         args,
         cwd=project().project_dir,
@@ -144,3 +166,5 @@ def run_dbt_build(home: Path, *, select: str | None = None, full_refresh: bool =
     )
     if completed.returncode != 0:
         raise DbtBuildError(completed.returncode, completed.stdout + completed.stderr)
+    if spark:
+        lake.import_marts(replace(get_settings(), home=home), home / "dbt" / "target" / "manifest.json")

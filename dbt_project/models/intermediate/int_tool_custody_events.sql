@@ -15,6 +15,7 @@
 #}
 {{ config(
     materialized='incremental',
+    partition_by=mira_partition_by(),
     incremental_strategy='core_replace_touched',
     unique_key=['tenant_id', 'movement_id'],
     touched_partitions='tool_custody_rewritten_rows',

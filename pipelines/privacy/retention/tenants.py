@@ -34,6 +34,7 @@ from pipelines.runs import prepare_dagster_home
 from pipelines.serving import versions
 from pipelines.serving.files import KEYRING_FILE, TENANTS_DIR, read_keyring, write_keyring
 from pipelines.settings import Settings, get_settings
+from pipelines.transform.lake import drop_spark_copies
 from pipelines.vault import requests as vault_requests
 from pipelines.vault import store as vault
 from pipelines.warehouse import attach, connect, detach, memory_connection, purpose_of
@@ -236,6 +237,9 @@ def purge_tenants(settings: Settings, tenants: list[str], names: dict[str, str] 
         counts[f"tenant_rows.{purpose}"] += _rewrite_without(path, keys.file_key(purpose, settings=settings),
                                                              tenants, settings)
     counts["tenant_files.exports"] += _delete_exports(settings, tenants)
+    # Spark's Parquet copies (engine spark) hold the tenant too; the next build rebuilds them whole.
+    if drop_spark_copies(settings):
+        counts["spark_copies_dropped"] += 1
     path, key = vault.encrypted_file(settings)
     if path.exists():
         with connect(path, settings=settings, key=key) as con:

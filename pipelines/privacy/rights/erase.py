@@ -25,6 +25,7 @@ from pipelines.privacy.rights.common import EXPORTS_DIR, Con, Log, RequestError
 from pipelines.privacy.rights.landing import Subject, purge_landing
 from pipelines.privacy.rights.person_rows import rekey, update_manifest
 from pipelines.settings import Settings
+from pipelines.transform.lake import drop_spark_copies
 from pipelines.vault import requests as vault_requests
 from pipelines.vault.requests import Request, save
 
@@ -52,6 +53,8 @@ def erase(req: Request, con: Con, settings: Settings, log: Log) -> bool:
         req.state["step"] = "warehouse"
         counts = rekey(con, [(tenant, p, token)])
         req.add(counts)
+        if drop_spark_copies(settings):   # Spark's Parquet copies cannot be re-keyed in place
+            log("spark: marts and lake dropped, rebuilt whole by the next build")
         finished("warehouse")
         log(f"warehouse: {sum(counts.values())} rows re-keyed in {len(counts)} tables")
 

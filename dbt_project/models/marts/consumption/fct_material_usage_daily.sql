@@ -9,6 +9,7 @@
 #}
 {{ config(
     materialized='incremental',
+    partition_by=mira_partition_by(),
     incremental_strategy='core_replace_touched',
     unique_key=['tenant_id', 'material_id', 'usage_date'],
     touched_partitions='core_usage_touched',

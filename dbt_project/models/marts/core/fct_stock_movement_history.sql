@@ -8,6 +8,7 @@
 #}
 {{ config(
     materialized='incremental',
+    partition_by=mira_partition_by(),
     incremental_strategy='merge',
     unique_key=['tenant_id', 'movement_id', 'leg', 'material_id', 'location_id', 'movement_date'],
     merge_update_columns=['last_loaded_at', 'built_at'],

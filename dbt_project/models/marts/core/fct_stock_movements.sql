@@ -8,6 +8,7 @@
 #}
 {{ config(
     materialized='incremental',
+    partition_by=mira_partition_by(),
     incremental_strategy='delete+insert',
     unique_key=['tenant_id', 'movement_id'],
     on_schema_change='fail',

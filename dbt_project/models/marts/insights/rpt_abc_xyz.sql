@@ -123,13 +123,13 @@ stats as (
     select
         ranked.*,
         case when tenant_value > 0
-            then {{ dbt.cast('cumulative_value', type_amount()) }} / tenant_value end as cumulative_share,
+            then {{ mira_divide(dbt.cast('cumulative_value', type_amount()), 'tenant_value') }} end as cumulative_share,
         case when tenant_value > 0
-            then {{ dbt.cast('cumulative_value - ranked_value', type_amount()) }} / tenant_value end as share_above,
+            then {{ mira_divide(dbt.cast('cumulative_value - ranked_value', type_amount()), 'tenant_value') }} end as share_above,
         case when weeks_observed >= 2
-            then {{ dbt.cast('demand_sum', type_amount()) }} / weeks_observed end as weekly_mean,
+            then {{ mira_divide(dbt.cast('demand_sum', type_amount()), 'weeks_observed') }} end as weekly_mean,
         case when weeks_observed >= 2
-            then {{ dbt.cast('demand_sum_of_squares', type_amount()) }} / weeks_observed end as weekly_mean_of_squares
+            then {{ mira_divide(dbt.cast('demand_sum_of_squares', type_amount()), 'weeks_observed') }} end as weekly_mean_of_squares
     from ranked
 ),
 
@@ -148,7 +148,7 @@ classed as (
 cv as (
     select
         classed.*,
-        case when weekly_mean > 0 then weekly_stddev / weekly_mean end as demand_cv
+        case when weekly_mean > 0 then {{ mira_divide('weekly_stddev', 'weekly_mean') }} end as demand_cv
     from classed
 ),
 

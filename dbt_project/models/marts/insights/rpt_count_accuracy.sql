@@ -79,7 +79,7 @@ select
     {{ dbt.cast('m.missing_value + m.scrap_value', type_amount()) }}      as shrinkage_value,
     {{ dbt.cast(
         'case when cv.counted_value > 0 then '
-        ~ reports_clamp('1 - ' ~ dbt.cast('m.absolute_adjustment_value', type_amount()) ~ ' / cv.counted_value',
+        ~ reports_clamp('1 - ' ~ mira_divide(dbt.cast('m.absolute_adjustment_value', type_amount()), 'cv.counted_value'),
                         low=0, high=1)
         ~ ' end',
         type_amount()) }}                                                 as count_accuracy

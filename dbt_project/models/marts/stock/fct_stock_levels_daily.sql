@@ -13,6 +13,7 @@
 #}
 {{ config(
     materialized='incremental',
+    partition_by=mira_partition_by(),
     incremental_strategy='core_replace_touched',
     unique_key=['tenant_id', 'material_id', 'location_id'],
     touched_partitions='core_stock_levels_touched',

@@ -61,13 +61,13 @@ observed as (
 covered as (
     select
         observed.*,
-        {{ dbt.cast('used_quantity', type_amount()) }} / observed_days as avg_daily_use,
+        {{ mira_divide(dbt.cast('used_quantity', type_amount()), 'observed_days') }} as avg_daily_use,
         -- on hand / (used / days), written as one division so a whole number of days stays
         -- whole (its ceiling must not tip over to the next day through rounding)
         case
             when used_quantity <= 0 then null          -- no net use: stock does not run out
             when quantity_on_hand <= 0 then 0          -- already out
-            else {{ dbt.cast('quantity_on_hand * observed_days', type_amount()) }} / used_quantity
+            else {{ mira_divide(dbt.cast('quantity_on_hand * observed_days', type_amount()), 'used_quantity') }}
         end as days_of_cover
     from observed
 )

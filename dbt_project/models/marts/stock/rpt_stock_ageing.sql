@@ -95,7 +95,7 @@ select
                 ~ exact_product('coalesce(b.quantity_age_' ~ name ~ ', 0)', 'mat.unit_cost') ~ ' end',
                 type_amount()) }} as value_age_{{ name }},
     {%- endfor %}
-    {{ dbt.cast('b.quantity_days / oh.quantity_on_hand', type_amount()) }} as average_age_days
+    {{ dbt.cast(mira_divide('b.quantity_days', 'oh.quantity_on_hand'), type_amount()) }} as average_age_days
 from on_hand as oh
 left join banded as b
     on  b.tenant_id = oh.tenant_id

@@ -133,8 +133,8 @@ select
     {{ dbt.cast('coalesce(ud.unit_days_in_store, 0)', type_amount()) }}          as unit_days_in_store,
     {{ dbt.cast(
         'case when ud.unit_days_out + ud.unit_days_in_store > 0 then '
-        ~ dbt.cast('ud.unit_days_out', type_amount())
-        ~ ' / (ud.unit_days_out + ud.unit_days_in_store) end',
+        ~ mira_divide(dbt.cast('ud.unit_days_out', type_amount()), 'ud.unit_days_out + ud.unit_days_in_store')
+        ~ ' end',
         type_amount()) }}                                                        as utilisation_share
 from tools
 inner join as_of on as_of.tenant_id = tools.tenant_id
