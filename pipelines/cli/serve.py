@@ -103,6 +103,7 @@ def serve(dagster_port: int, streamlit_port: int, echo: Callable[[str], None] = 
     except KeyboardInterrupt:
         echo("stopping")
     finally:
+        descendants = _descendants(procs)
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGINT)
@@ -117,3 +118,36 @@ def serve(dagster_port: int, streamlit_port: int, echo: Callable[[str], None] = 
         deadline = time.time() + 15
         for reader in readers:
             reader.join(timeout=max(0.1, deadline - time.time()))
+        _stop_leftovers(descendants)
+
+
+def _descendants(procs: list[subprocess.Popen]) -> list:
+    """The processes the children started (Dagster's code servers), taken before they stop: a
+    code server shuts itself down when its parent's heartbeats stop, which on a busy machine
+    took longer than anyone waits after Ctrl-C."""
+    import psutil
+
+    found = []
+    for p in procs:
+        try:
+            found += psutil.Process(p.pid).children(recursive=True)
+        except psutil.Error:
+            pass
+    return found
+
+
+def _stop_leftovers(descendants: list) -> None:
+    import psutil
+
+    alive = [d for d in descendants if d.is_running()]
+    for d in alive:
+        try:
+            d.terminate()
+        except psutil.Error:
+            pass
+    _, still = psutil.wait_procs(alive, timeout=5)
+    for d in still:
+        try:
+            d.kill()
+        except psutil.Error:
+            pass

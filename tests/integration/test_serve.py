@@ -55,7 +55,7 @@ def test_serve_starts_both_and_ctrl_c_stops_everything(mira_home, stop):
         assert not noisy, noisy[:5]
         assert STOP_HINT in output
         assert STOP_HINT in (REPO / "README.md").read_text()
-        # the code servers the Dagster processes started shut down on their own, within seconds
+        # the code servers the Dagster processes started are gone too, within seconds
         deadline = time.time() + 20
         while time.time() < deadline and [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]:
             time.sleep(0.5)
