@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,11 @@ from typing import TYPE_CHECKING, Any
 from pipelines.contracts import META_COLUMNS as CONTRACT_META_COLUMNS
 from pipelines.contracts import Contract, Field, load_contract, load_contracts
 from pipelines.warehouse import swap_in
+
+# GX imports pyspark when it is installed (the Spark engine's extra); pyspark then warns that it does
+# not support pandas 3 yet, a line that says nothing to someone running the DuckDB engine, and GX
+# validates pandas frames here, never Spark ones.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 if TYPE_CHECKING:  # pragma: no cover
     import great_expectations as gx
