@@ -25,7 +25,7 @@ from typing import Callable
 import pandas as pd
 
 from dashboards.columns import DATE, DATETIME, FLAG, INTEGER, MONEY, PERCENT, TEXT, column
-from dashboards.i18n import Lang
+from dashboards.i18n import Lang, blank
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _SAFE_NAME = re.compile(r"[^a-z0-9_.-]+")
@@ -69,15 +69,6 @@ def _defuse(value: object) -> object:
     return value
 
 
-def _blank(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def header(name: str, lang: Lang) -> str:
     col = column(name)
     label = lang._(col.label)
@@ -85,7 +76,7 @@ def header(name: str, lang: Lang) -> str:
 
 
 def _csv_cell(value: object, kind: str, lang: Lang) -> str:
-    if _blank(value):
+    if blank(value):
         return ""
     if kind == FLAG:
         return lang._("yes") if bool(value) else lang._("no")
@@ -127,7 +118,7 @@ def _excel_format(kind: str, lang: Lang) -> str | None:
 
 
 def _excel_value(value: object, kind: str) -> object:
-    if _blank(value):
+    if blank(value):
         return None
     if kind in (DATE, DATETIME):
         ts = pd.Timestamp(value)
@@ -176,7 +167,7 @@ def to_xlsx(df: pd.DataFrame, lang: Lang = Lang(), title: Title | None = None) -
             shown = (lang.money(value) if kind == MONEY else lang.date(value) if kind == DATE
                      else lang.datetime(value) if kind == DATETIME else str(cell.value or "")
                      if kind in (TEXT, FLAG) or isinstance(cell.value, str) else lang.number(value))
-            widths[j - 1] = max(widths[j - 1], len(shown) if not _blank(value) else 0)
+            widths[j - 1] = max(widths[j - 1], len(shown) if not blank(value) else 0)
     for j, width in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = min(60, max(8, width + 2))
     ws.freeze_panes = "A3"

@@ -6,8 +6,10 @@ MIRA_HOME by setting one variable, and the README's configuration table has one 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTRACTS_DIR = REPO_ROOT / "data_contracts"
@@ -178,3 +180,19 @@ def dbt_warehouse() -> tuple[Path, str]:
         raise RuntimeError(f"dbt was started without {', '.join(missing)}: run it through the pipeline "
                            "(mira run, pipelines.transform.project.run_dbt_build)")
     return get_settings().warehouse_path, os.environ[DBT_WAREHOUSE_KEY_VAR]
+
+
+@contextmanager
+def environment(extra: dict[str, str]) -> Iterator[None]:
+    """`extra` set in this process's environment for a moment, then every variable as it was
+    (unset again if it was unset): for in-process dbt, which reads its settings from there."""
+    saved = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

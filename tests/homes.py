@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from pipelines.settings import environment
+
 REPO = Path(__file__).resolve().parents[1]
 # Columns that record when or by which run a row was written, not what it says.
 VOLATILE = ("run_id", "_run_id", "_source_run", "quarantined_at", "ingested_at", "started_at", "finished_at")
@@ -162,17 +164,8 @@ def pointed(home: Path):
     """The platform pointed at `home` in this process for a moment (one thread at a time: the
     environment is the process's), then back."""
     with _pointing:
-        wanted = _pointing_at(home)
-        saved = {k: os.environ.get(k) for k in wanted}
-        os.environ.update(wanted)
-        try:
+        with environment(_pointing_at(home)):
             yield
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 # -- the Dagster instance, read from outside the run -----------------------------------------

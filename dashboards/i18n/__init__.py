@@ -41,7 +41,8 @@ def N_(message: str) -> str:
     return message
 
 
-def _blank(value: object) -> bool:
+def blank(value: object) -> bool:
+    """None, NaN, NaT or pandas NA: shown (and exported) as an empty cell."""
     if value is None:
         return True
     try:
@@ -83,7 +84,7 @@ class Lang:
     # -- numbers ----------------------------------------------------------------------------------
 
     def number(self, value: object, decimals: int = 2, empty: str = "") -> str:
-        if _blank(value):
+        if blank(value):
             return empty
         pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
         return babel_numbers.format_decimal(float(value), format=pattern, locale=self.locale,
@@ -94,19 +95,19 @@ class Lang:
 
     def money(self, value: object, empty: str = "") -> str:
         """An amount with the tenant's currency sign, in the reader's convention."""
-        if _blank(value):
+        if blank(value):
             return empty
         return babel_numbers.format_currency(float(value), self.currency, locale=self.locale)
 
     def percent(self, value: object, decimals: int = 0, empty: str = "") -> str:
-        if _blank(value):
+        if blank(value):
             return empty
         pattern = "#,##0" + ("." + "0" * decimals if decimals else "") + "%"
         return babel_numbers.format_percent(float(value), format=pattern, locale=self.locale)
 
     def change(self, current: object, previous: object) -> str | None:
         """+12,3% against the previous figure (None when there is nothing to compare with)."""
-        if _blank(current) or _blank(previous) or float(previous) == 0:
+        if blank(current) or blank(previous) or float(previous) == 0:
             return None
         ratio = (float(current) - float(previous)) / abs(float(previous))
         if math.isinf(ratio) or math.isnan(ratio):
@@ -130,12 +131,12 @@ class Lang:
 
     def date(self, value: object, empty: str = "") -> str:
         """dd/mm/yyyy in every language (English too: the readers are in Belgium)."""
-        if _blank(value):
+        if blank(value):
             return empty
         return format_date(pd.Timestamp(value).date(), "dd/MM/yyyy", locale=self.locale)
 
     def datetime(self, value: object, empty: str = "") -> str:
-        if _blank(value):
+        if blank(value):
             return empty
         ts = pd.Timestamp(value)
         if ts.tzinfo is not None:

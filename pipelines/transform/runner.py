@@ -14,12 +14,11 @@ exclude each other the way two processes do.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pipelines.settings import environment
 from pipelines.transform.project import project
 
 RESULT_EVENTS = frozenset({"LogModelResult", "LogTestResult", "LogSeedResult", "LogSnapshotResult"})
@@ -41,20 +40,6 @@ def selection_args(context, manifest: dict, translator) -> tuple[list[str], str 
         runtime_selects=[], runtime_excludes=[])
     folder = Path(params.dbt_project.project_dir) if params.dbt_project else project().project_dir
     return list(params.selection_args), params.indirect_selection, folder
-
-
-@contextmanager
-def _env(extra: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def close_duckdb() -> None:
@@ -87,7 +72,7 @@ def invoke(args: Sequence[str], target: Path, log_path: Path, env: dict[str, str
     full = [*args, "--project-dir", str(project_dir or project().project_dir),
             "--profiles-dir", str(project().profiles_dir),
             "--target-path", str(target), "--log-path", str(log_path)]
-    with _env({**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
+    with environment({**env, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}):
         try:
             outcome = dbtRunner(callbacks=[callback]).invoke(full)
         finally:

@@ -40,3 +40,16 @@ def test_the_engine_is_one_setting_and_spark_gets_its_folders(monkeypatch, tmp_p
     monkeypatch.setenv("MIRA_LAKE", "abfss://lake@account.dfs.core.windows.net/mira")
     assert dbt_env(tmp_path)["MIRA_LAKE"] == "abfss://lake@account.dfs.core.windows.net/mira"
     assert not get_settings().lake_is_local
+
+
+def test_environment_overlay_puts_every_variable_back(monkeypatch):
+    import os
+
+    from pipelines.settings import environment
+
+    monkeypatch.setenv("MIRA_OVERLAY_SET", "before")
+    monkeypatch.delenv("MIRA_OVERLAY_UNSET", raising=False)
+    with environment({"MIRA_OVERLAY_SET": "during", "MIRA_OVERLAY_UNSET": "during"}):
+        assert os.environ["MIRA_OVERLAY_SET"] == os.environ["MIRA_OVERLAY_UNSET"] == "during"
+    assert os.environ["MIRA_OVERLAY_SET"] == "before"
+    assert "MIRA_OVERLAY_UNSET" not in os.environ
